@@ -1,0 +1,1 @@
+"""One module per `gateproof` subcommand, each exposing ``register(subparsers)``."""
