@@ -1,5 +1,14 @@
 """Domain types of the gateway: no FastAPI, no I/O."""
 
+from reference.gateway.models.context import InputContext
+from reference.gateway.models.function import FUNCTION_NAME_PATTERN, FunctionEntity
+from reference.gateway.models.result import InvocationResult
 from reference.gateway.models.scaling import ScalingConfig
 
-__all__ = ["ScalingConfig"]
+__all__ = [
+    "FUNCTION_NAME_PATTERN",
+    "FunctionEntity",
+    "InputContext",
+    "InvocationResult",
+    "ScalingConfig",
+]

@@ -1,0 +1,1 @@
+"""Test-time helpers gateproof ships to any pytest tree (loaded as a pytest plugin)."""

@@ -1,0 +1,1 @@
+"""The pytest plugin gateproof registers (entry point ``pytest11``)."""
