@@ -1,0 +1,259 @@
+"""Workers as local runtime subprocesses on 127.0.0.1: the embedded default.
+
+Each worker is ``python -m reference.runtime --port 0`` with the function's
+``environment`` from ``functions.yml``; it binds a free port itself (so no
+other process can take the port between choosing and binding it) and reports
+it in one ready line on stdout. A worker that exits or stays silent past
+``ready_timeout`` is killed and the caller gets :class:`WorkerStartError`
+(the gateway answers 503)::
+
+    async with ProcessBackend(registry.functions) as backend:
+        worker = await backend.acquire_worker("echo")   # worker.url = http://127.0.0.1:PORT
+        ...
+        await backend.release_worker("echo", worker)
+
+No worker outlives the backend. Leaving ``async with`` kills every child.
+If the gateway itself dies (``kill -9`` included), each child gets SIGKILL
+from the kernel (``PR_SET_PDEATHSIG``, Linux) and also exits on its own when
+its stdin pipe, whose other end only the gateway holds, reaches end of file.
+Each child leads its own process group, so a kill reaches anything it forked,
+and a Ctrl-C at the terminal reaches the gateway only, which then cleans up.
+
+A dead worker is never handed out: its exit status is checked before every
+hand-out and on release, and a dead one is evicted and replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import functools
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Self
+
+from reference.gateway.backends.base import WorkerInfo, new_worker_id
+from reference.gateway.models.function import FunctionEntity
+from reference.gateway.services.pool import PoolManager, WorkerNotCheckedOutError
+
+__all__ = ["ProcessBackend", "WorkerStartError"]
+
+log = logging.getLogger(__name__)
+
+_REPO_ROOT = str(Path(__file__).resolve().parents[3])  # holds the `reference` package
+_KILL_WAIT_S = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+class WorkerStartError(RuntimeError):
+    """A worker process exited or did not become ready in time (the gateway answers 503)."""
+
+
+def _load_prctl() -> object | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        return None
+
+
+_prctl = _load_prctl()  # looked up now: nothing may take a lock between fork and exec
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Runs in the child between fork and exec: SIGKILL it when the parent dies."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # type: ignore[operator]
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+class ProcessBackend:
+    """An :class:`InvocationBackend` whose workers are runtime subprocesses."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, FunctionEntity],
+        *,
+        ready_timeout: float = 10.0,
+        host: str = "127.0.0.1",
+        python: str = sys.executable,
+    ) -> None:
+        if ready_timeout <= 0:
+            raise ValueError(f"ready_timeout must be positive, got {ready_timeout}")
+        self.ready_timeout = ready_timeout
+        self.host = host
+        self._python = python
+        self._functions = dict(functions)
+        self.pools: PoolManager[WorkerInfo] = PoolManager(self._provision)
+        for name, entity in self._functions.items():
+            self.pools.add(name, entity.scaling)
+        self._processes: dict[str, asyncio.subprocess.Process] = {}  # worker id -> process
+        self._starting: set[asyncio.subprocess.Process] = set()
+
+    # -- InvocationBackend ---------------------------------------------------
+
+    async def acquire_worker(self, function: str) -> WorkerInfo:
+        """A live worker; dead ones met on the way are evicted and killed."""
+        pool = self.pools.pool(function)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + pool.config.acquire_timeout
+        for _ in range(pool.config.max_capacity + 1):
+            worker = await pool.acquire(max(deadline - loop.time(), 0.001))
+            if self.is_alive(worker):
+                return worker
+            log.warning("worker %s of %r had exited; evicting it", worker.id, function)
+            await self.evict_worker(function, worker)
+        raise WorkerStartError(
+            f"every worker of {function!r} handed out was dead; check the worker's stderr "
+            f"and the function's environment in functions.yml"
+        )
+
+    async def release_worker(self, function: str, worker: WorkerInfo) -> None:
+        """Return a worker; one that died during the call is evicted instead."""
+        if self.is_alive(worker):
+            self.pools.release(function, worker)
+            return
+        if not self.pools.evict(function, worker):
+            raise WorkerNotCheckedOutError(
+                f"worker {worker!r} is not checked out from the pool of {function!r}"
+            )
+        await self._kill(worker)
+
+    async def evict_worker(self, function: str, worker: WorkerInfo) -> None:
+        """Forget the worker and kill its process (also if the pool had forgotten it)."""
+        self.pools.evict(function, worker)
+        await self._kill(worker)
+
+    async def prune_idle(self, now: float | None = None) -> list[WorkerInfo]:
+        """Kill workers idle past their ``idle_timeout`` (``min_capacity`` stay); for a janitor."""
+        pruned = [w for workers in self.pools.prune_idle(now).values() for w in workers]
+        await asyncio.gather(*(self._kill(worker) for worker in pruned))
+        return pruned
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.pools.start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- inspection ----------------------------------------------------------
+
+    def is_alive(self, worker: WorkerInfo) -> bool:
+        process = self._processes.get(worker.id)
+        return process is not None and process.returncode is None
+
+    def child_pids(self) -> list[int]:
+        """Process ids of every child not yet reaped, starting ones included."""
+        processes = [*self._processes.values(), *self._starting]
+        return [p.pid for p in processes if p.returncode is None]
+
+    async def close(self) -> None:
+        """Drain every pool and kill every child; safe to call twice."""
+        await self.pools.drain()
+        leftovers = [*self._processes.values(), *self._starting]
+        await asyncio.gather(*(_kill_process(process) for process in leftovers))
+        self._processes.clear()
+        self._starting.clear()
+
+    # -- provisioning --------------------------------------------------------
+
+    async def _provision(self, function: str) -> WorkerInfo:
+        process = await self._spawn(self._functions[function])
+        self._starting.add(process)
+        try:
+            port = await self._wait_ready(function, process)
+        except BaseException:
+            await _kill_process(process)
+            raise
+        finally:
+            self._starting.discard(process)
+        worker = WorkerInfo(
+            new_worker_id(function),
+            function,
+            f"http://{self.host}:{port}",
+            meta={"pid": process.pid, "port": port},
+        )
+        self._processes[worker.id] = process
+        return worker
+
+    async def _spawn(self, entity: FunctionEntity) -> asyncio.subprocess.Process:
+        # A function's behaviour comes from functions.yml only, never from the gateway's env.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEPROOF_")}
+        env.update(entity.environment)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_REPO_ROOT, env.get("PYTHONPATH")]))
+        env["PYTHONUNBUFFERED"] = "1"
+        return await asyncio.create_subprocess_exec(
+            self._python,
+            "-m",
+            "reference.runtime",
+            "--host",
+            self.host,
+            "--port",
+            "0",
+            "--exit-with-stdin",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+            process_group=0,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+        )
+
+    async def _wait_ready(self, function: str, process: asyncio.subprocess.Process) -> int:
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(self.ready_timeout):
+                line = await process.stdout.readline()
+        except TimeoutError:
+            raise WorkerStartError(
+                f"the worker of {function!r} (pid {process.pid}) was not ready within "
+                f"{self.ready_timeout:g}s and was killed; lower its GATEPROOF_COLD_START_MS "
+                f"or raise the backend's ready_timeout"
+            ) from None
+        try:
+            ready = json.loads(line)
+            port = int(ready["port"])
+        except (ValueError, KeyError, TypeError):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await process.wait()
+            raise WorkerStartError(
+                f"the worker of {function!r} (pid {process.pid}) exited with status "
+                f"{process.returncode} before it was ready; its stderr says why (check the "
+                f"function's GATEPROOF_* environment in functions.yml)"
+            ) from None
+        return port
+
+    async def _kill(self, worker: WorkerInfo) -> None:
+        process = self._processes.pop(worker.id, None)
+        if process is not None:
+            await _kill_process(process)
+
+
+async def _kill_process(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL the worker's process group and reap it: workers keep no state worth a goodbye."""
+    if process.returncode is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+    try:
+        async with asyncio.timeout(_KILL_WAIT_S):
+            await process.wait()
+    except TimeoutError:  # pragma: no cover - SIGKILL is not ignorable
+        log.error("worker pid %s did not exit %gs after SIGKILL", process.pid, _KILL_WAIT_S)
+    if process.stdin is not None:
+        process.stdin.close()
