@@ -1,0 +1,119 @@
+"""The one middleware: request id, header checks, access log and request metrics.
+
+Pure ASGI (no ``BaseHTTPMiddleware``), because it runs on every call. It
+
+* keeps a valid ``X-Request-ID`` from the client or makes one, and puts it on
+  every response, errors included;
+* refuses a header carrying CR, LF or NUL (422) and a declared body over the
+  limit (413) before any route runs;
+* turns an unexpected exception into a JSON 500 without a stack trace (the
+  trace goes to the log);
+* writes one access-log line and records the metrics for every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from reference.gateway.core.access_log import log_access
+from reference.gateway.core.errors import BadRequest, GatewayError, PayloadTooLarge
+from reference.gateway.core.metrics import GatewayMetrics
+from reference.gateway.services.headers import has_line_break
+
+__all__ = ["GatewayMiddleware", "InternalError"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
+]
+
+log = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+class InternalError(GatewayError):
+    status, code = 500, "internal_error"
+
+
+class GatewayMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, metrics: GatewayMetrics, access_log: bool
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope["headers"])
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        tag = (b"x-request-id", request_id.encode())
+        response = {"status": 500, "started": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response["status"], response["started"] = message["status"], True
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"]
+                message["headers"] = [*headers, tag]
+            await send(message)
+
+        try:
+            await self._dispatch(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error in request %s", request_id)
+            if not response["started"]:
+                error = InternalError(f"the gateway failed; report request id {request_id}")
+                await _send_error(send_with_id, error)
+        finally:
+            self._record(scope, request_id, response["status"], time.perf_counter() - started)
+
+    async def _dispatch(self, scope: Scope, receive: Any, send: Any) -> None:
+        problem = self._check_request(scope)
+        if problem is not None:
+            await _send_error(send, problem)
+        else:
+            await self.app(scope, receive, send)
+
+    def _check_request(self, scope: Scope) -> GatewayError | None:
+        for name, value in scope["headers"]:
+            if has_line_break(name) or has_line_break(value):
+                return BadRequest(f"header {name.decode('latin-1')!r} contains CR, LF or NUL")
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+                return PayloadTooLarge(
+                    f"the body is larger than {self.max_body_bytes} bytes "
+                    f"(GATEPROOF_MAX_BODY_BYTES); send less"
+                )
+        return None
+
+    def _record(self, scope: Scope, request_id: str, status: int, duration: float) -> None:
+        function = scope["state"].get("function")
+        self.metrics.observe(function or "-", status, duration)
+        if self.access_log:
+            log_access(request_id, scope["method"], scope["path"], function, status, duration)
+
+
+def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+            return value.decode("ascii")
+    return uuid.uuid4().hex
+
+
+async def _send_error(send: Any, error: GatewayError) -> None:
+    headers = [(b"content-type", b"application/json")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers().items()]
+    body = error.body()
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,40 @@
+"""The catch-all: any other path goes to the function ``routing.yml`` maps it to.
+
+It must be included last, after every fixed route.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from reference.gateway.api.context import request_to_context
+from reference.gateway.api.deps import services
+from reference.gateway.api.responses import result_to_response
+from reference.gateway.api.schemas import ANY_JSON_BODY, INVOKE_ERRORS
+
+router = APIRouter(tags=["routed"])
+
+
+async def routed(path: str, request: Request) -> Response:
+    """Build a Lambda proxy event from the request and invoke the routed function."""
+    container = services(request)
+    context = await request_to_context(request, container.settings.max_body_bytes)
+    try:
+        request.state.function = container.routes.match(context.path, context.method).route.function
+    except Exception:  # no route: the processor answers 404 itself
+        request.state.function = None
+    return result_to_response(await container.processor.process(context))
+
+
+_DOCUMENTED = ("GET", "POST", "PUT", "PATCH", "DELETE")
+for _method in (*_DOCUMENTED, "HEAD", "OPTIONS"):
+    router.add_api_route(
+        "/{path:path}",
+        routed,
+        methods=[_method],
+        operation_id=f"routed_{_method.lower()}",
+        include_in_schema=_method in _DOCUMENTED,
+        responses={200: {"description": "the function's proxy response"}, **INVOKE_ERRORS},
+        openapi_extra=ANY_JSON_BODY if _method in ("POST", "PUT", "PATCH") else None,
+        summary=f"Routed {_method}",
+    )

@@ -1,0 +1,122 @@
+"""Every error the gateway answers with: one stable ``code``, one status, one message.
+
+A :class:`GatewayError` is raised anywhere below the API and turned into a
+response in one place (:func:`GatewayError.body`); clients may match on
+``code``, never on ``message``. ``retry_after`` becomes the ``Retry-After``
+header of a 429 or 503.
+"""
+
+from __future__ import annotations
+
+import json
+
+__all__ = [
+    "BackendUnavailable",
+    "BadRequest",
+    "BreakerOpen",
+    "FunctionError",
+    "GatewayError",
+    "InvalidFunctionName",
+    "NoCapacity",
+    "PayloadTooLarge",
+    "RateLimited",
+    "RouteNotFound",
+    "UnknownFunction",
+    "WorkerError",
+    "WorkerTimeout",
+]
+
+
+class GatewayError(Exception):
+    """Base of the answered errors; subclasses fix ``status`` and ``code``."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+    def body(self) -> bytes:
+        """The JSON body every error response carries."""
+        return json.dumps({"code": self.code, "message": self.message}).encode()
+
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, round(self.retry_after + 0.499)))}
+
+
+class BadRequest(GatewayError):
+    status, code = 422, "bad_request"
+
+
+class InvalidFunctionName(GatewayError):
+    status, code = 422, "invalid_function_name"
+
+
+class UnknownFunction(GatewayError):
+    status, code = 404, "function_not_found"
+
+
+class RouteNotFound(GatewayError):
+    status, code = 404, "route_not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    status, code = 413, "payload_too_large"
+
+
+class RateLimited(GatewayError):
+    status, code = 429, "rate_limited"
+
+
+class WorkerError(GatewayError):
+    """The worker answered 5xx, or broke the connection mid-request."""
+
+    status, code = 502, "worker_error"
+
+
+class FunctionError(GatewayError):
+    """The function ran and reported an error (``errorType`` or ``X-Amz-Function-Error``)."""
+
+    status, code = 502, "function_error"
+
+    def __init__(self, message: str, *, kind: str = "Unhandled") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    @classmethod
+    def from_payload(cls, payload: bytes, kind: str) -> FunctionError:
+        """Read ``errorType`` and ``errorMessage`` from the worker's answer, if it has them."""
+        try:
+            document = json.loads(payload) if payload else {}
+        except ValueError:
+            document = {}
+        if not isinstance(document, dict):
+            document = {}
+        error_type = str(document.get("errorType") or kind)
+        message = str(document.get("errorMessage") or "the function reported an error")
+        return cls(f"{error_type}: {message}", kind=kind)
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Amz-Function-Error": self.kind}
+
+
+class NoCapacity(GatewayError):
+    status, code = 503, "no_capacity"
+
+
+class BreakerOpen(GatewayError):
+    status, code = 503, "circuit_open"
+
+
+class BackendUnavailable(GatewayError):
+    """The backend could not start or reach a worker (orchestrator down, worker never ready)."""
+
+    status, code = 503, "backend_unavailable"
+
+
+class WorkerTimeout(GatewayError):
+    status, code = 504, "worker_timeout"

@@ -1,0 +1,157 @@
+"""``create_container(settings)``: every service of the gateway, wired in one place.
+
+The container is an async context manager: entering starts the backend (its
+warm workers), leaving stops background calls, the backend, the HTTP clients
+and the rate limiter, in that order, also after an error.
+
+Backends are chosen by name (``settings.backend``) from :data:`BACKENDS`; a
+new backend is one more entry there, never a branch in the invoker.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Self
+
+import httpx
+
+from reference.gateway.backends.base import InvocationBackend
+from reference.gateway.core.metrics import GatewayMetrics
+from reference.gateway.core.settings import GatewaySettings
+from reference.gateway.models import FunctionEntity
+from reference.gateway.services.background import BackgroundInvocations
+from reference.gateway.services.breakers import BreakerBoard
+from reference.gateway.services.clients import ClientPool
+from reference.gateway.services.event_builder import EventBuilder
+from reference.gateway.services.invoker import LambdaInvoker
+from reference.gateway.services.pool import PoolStats
+from reference.gateway.services.processor import GatewayRequestProcessor
+from reference.gateway.services.ratelimit import NoRateLimit, RateLimiter
+from reference.gateway.services.registry import FunctionRegistry
+from reference.gateway.services.routing import RouteTable, load_routes
+
+__all__ = ["BACKENDS", "ServiceContainer", "UnknownBackendError", "create_container"]
+
+BackendFactory = Callable[[Mapping[str, FunctionEntity]], InvocationBackend]
+
+
+class UnknownBackendError(ValueError):
+    """``settings.backend`` names no known backend."""
+
+
+def _process_backend(functions: Mapping[str, FunctionEntity]) -> InvocationBackend:
+    from reference.gateway.backends.process import ProcessBackend
+
+    return ProcessBackend(functions)
+
+
+def _inprocess_backend(functions: Mapping[str, FunctionEntity]) -> InvocationBackend:
+    """Workers are the runtime's ASGI app in this process, reached through httpx.ASGITransport."""
+    from reference.gateway.backends.inprocess import InProcessBackend
+    from reference.runtime.app import create_app as create_runtime_app
+    from reference.runtime.settings import RuntimeSettings
+
+    def transport(name: str) -> httpx.AsyncBaseTransport:
+        settings = RuntimeSettings.from_env(functions[name].environment)
+        return httpx.ASGITransport(create_runtime_app(settings=settings))
+
+    scaling = {name: function.scaling for name, function in functions.items()}
+    return InProcessBackend(scaling, transport_factory=transport)
+
+
+BACKENDS: dict[str, BackendFactory] = {
+    "process": _process_backend,
+    "inprocess": _inprocess_backend,
+}
+
+
+@dataclass
+class ServiceContainer:
+    """The gateway's services; the API layer reaches them through ``app.state.container``."""
+
+    settings: GatewaySettings
+    registry: FunctionRegistry
+    routes: RouteTable
+    backend: InvocationBackend
+    breakers: BreakerBoard
+    clients: ClientPool
+    invoker: LambdaInvoker
+    processor: GatewayRequestProcessor
+    background: BackgroundInvocations
+    rate_limiter: RateLimiter
+    metrics: GatewayMetrics
+    started_at: float = field(default_factory=time.time)
+
+    def pool_stats(self) -> dict[str, PoolStats]:
+        return pool_stats(self.backend)
+
+    async def __aenter__(self) -> Self:
+        await self.backend.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.background.aclose()
+        finally:
+            try:
+                await self.backend.__aexit__(*exc_info)
+            finally:
+                await self.clients.aclose()
+                await self.rate_limiter.aclose()
+
+
+def pool_stats(backend: InvocationBackend) -> dict[str, PoolStats]:
+    """Each pool's ledger, for backends that keep their pools in ``.pools``."""
+    pools = getattr(backend, "pools", None)
+    return dict(pools.stats()) if pools is not None else {}
+
+
+def create_backend(
+    settings: GatewaySettings, functions: Mapping[str, FunctionEntity]
+) -> InvocationBackend:
+    try:
+        factory = BACKENDS[settings.backend]
+    except KeyError:
+        raise UnknownBackendError(
+            f"unknown backend {settings.backend!r}; set GATEPROOF_BACKEND to one of "
+            f"{', '.join(sorted(BACKENDS))}"
+        ) from None
+    return factory(functions)
+
+
+def create_container(
+    settings: GatewaySettings | None = None,
+    *,
+    backend: InvocationBackend | None = None,
+    rate_limiter: RateLimiter | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> ServiceContainer:
+    """Read the config files and wire every service; ``backend`` overrides the setting."""
+    settings = settings or GatewaySettings()
+    registry = FunctionRegistry.from_file(settings.functions_file)
+    routes = load_routes(settings.routing_file, registry.names)
+    backend = backend or create_backend(settings, registry.as_mapping())
+    breakers = BreakerBoard(settings.breaker, clock=clock)
+    for name in registry.names:
+        breakers.get(name)  # every function shows in /metrics from the start
+    clients = ClientPool(max_connections=settings.max_connections_per_client)
+    invoker = LambdaInvoker(
+        backend,
+        registry,
+        breakers,
+        clients,
+        no_capacity_retry_after=settings.no_capacity_retry_after,
+    )
+    background = BackgroundInvocations(settings.max_background_invocations)
+    limiter = rate_limiter or NoRateLimit()
+    processor = GatewayRequestProcessor(
+        invoker, EventBuilder(), routes, rate_limiter=limiter, background=background
+    )
+    metrics = GatewayMetrics(functools.partial(pool_stats, backend), breakers.snapshots)
+    return ServiceContainer(
+        settings, registry, routes, backend, breakers, clients, invoker, processor,
+        background, limiter, metrics,
+    )  # fmt: skip

@@ -1,0 +1,49 @@
+"""The gateway's app, created here and wired by :func:`..core.factory.create_container`.
+
+Run it with ``gateproof serve``, or ``uvicorn --factory reference.gateway.main:create_app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from reference.gateway.api.errors import install_error_handlers
+from reference.gateway.api.middleware import GatewayMiddleware
+from reference.gateway.api.routers import lambda_api, routed, system
+from reference.gateway.core.access_log import configure_access_log
+from reference.gateway.core.factory import ServiceContainer, create_container
+from reference.gateway.core.settings import GatewaySettings
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, container: ServiceContainer | None = None
+) -> FastAPI:
+    """A gateway app; its lifespan starts and stops the container's services."""
+    settings = settings or (container.settings if container else GatewaySettings())
+    container = container or create_container(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with container:
+            yield
+
+    app = FastAPI(title="gateproof reference gateway", version="0.1.0", lifespan=lifespan)
+    app.state.container = container
+    install_error_handlers(app)
+    app.add_middleware(
+        GatewayMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=container.metrics,
+        access_log=settings.access_log,
+    )
+    if settings.access_log:
+        configure_access_log()
+    app.include_router(system.router)
+    app.include_router(lambda_api.router)
+    app.include_router(routed.router)  # the catch-all: always last
+    return app

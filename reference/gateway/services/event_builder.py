@@ -1,0 +1,108 @@
+"""Lambda proxy events from requests, and HTTP answers from Lambda proxy responses.
+
+The event is API Gateway's REST (v1) proxy format, which every Lambda web
+adapter reads. A body that is not UTF-8 travels base64-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from reference.gateway.core.errors import WorkerError
+from reference.gateway.models import InputContext, InvocationResult
+from reference.gateway.services.headers import has_line_break, strip_hop_by_hop
+from reference.gateway.services.routing import RouteMatch
+
+__all__ = ["EventBuilder", "proxy_response_to_result"]
+
+
+class EventBuilder:
+    """Builds the proxy event for one routed request."""
+
+    def build(self, context: InputContext, match: RouteMatch) -> bytes:
+        body, is_base64 = _encode_body(context.body)
+        headers = strip_hop_by_hop(context.headers.items())
+        event: dict[str, Any] = {
+            "resource": match.route.path,
+            "path": context.path,
+            "httpMethod": context.method,
+            "headers": headers,
+            "multiValueHeaders": {name: [value] for name, value in headers.items()},
+            "queryStringParameters": context.query_params or None,
+            "multiValueQueryStringParameters": (
+                {k: [v] for k, v in context.query_params.items()} or None
+            ),
+            "pathParameters": match.path_params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "requestId": context.request_id,
+                "resourcePath": match.route.path,
+                "httpMethod": context.method,
+                "path": context.path,
+                "identity": {"sourceIp": headers.get("x-forwarded-for"), "user": context.user_id},
+                "authorizer": {"principalId": context.user_id} if context.user_id else None,
+            },
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }
+        return json.dumps(event, separators=(",", ":")).encode()
+
+
+def _encode_body(body: bytes) -> tuple[str | None, bool]:
+    if not body:
+        return None, False
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), True
+
+
+def proxy_response_to_result(result: InvocationResult) -> InvocationResult:
+    """Turn a function's proxy response into the HTTP answer; other payloads pass as JSON."""
+    document = _as_proxy_response(result.payload or b"")
+    if document is None:
+        return result
+    status = document.get("statusCode")
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise WorkerError(f"the function returned an invalid statusCode {status!r}")
+    headers = _proxy_headers(document)
+    return InvocationResult(status < 500, status, _proxy_body(document), headers)
+
+
+def _as_proxy_response(payload: bytes) -> dict[str, Any] | None:
+    if not payload.startswith(b"{") or b'"statusCode"' not in payload:
+        return None
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) and "statusCode" in document else None
+
+
+def _proxy_headers(document: dict[str, Any]) -> dict[str, str]:
+    raw = dict(document.get("headers") or {})
+    for name, values in (document.get("multiValueHeaders") or {}).items():
+        if isinstance(values, list) and values:
+            raw[name] = ", ".join(str(v) for v in values)
+    headers = strip_hop_by_hop((str(k), str(v)) for k, v in raw.items())
+    for name, value in headers.items():
+        if has_line_break(name) or has_line_break(value) or not name:
+            raise WorkerError(f"the function returned an invalid header {name!r}")
+    return headers
+
+
+def _proxy_body(document: dict[str, Any]) -> bytes:
+    body = document.get("body")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        body = json.dumps(body)
+    if document.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise WorkerError("the function returned a body that is not valid base64") from None
+    return body.encode()

@@ -1,0 +1,189 @@
+"""``LambdaInvoker``: one invocation of one function on one worker, whatever the backend.
+
+It depends on the :class:`~reference.gateway.backends.base.InvocationBackend`
+protocol only and never asks which backend it holds. The worker ledger rule
+lives in :meth:`LambdaInvoker._execute_on`: a worker is released after a call
+that got an answer, and evicted after any other outcome (unreachable, broken
+connection, timeout, cancellation), exactly once.
+
+``invoke_function`` never raises for a failed invocation: every outcome is an
+:class:`~reference.gateway.models.InvocationResult`, errors included (their
+payload is the gateway's JSON error body). Only cancellation propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+
+import httpx
+
+from reference.gateway.backends.base import InvocationBackend, WorkerInfo
+from reference.gateway.core.breaker import CircuitBreaker
+from reference.gateway.core.errors import (
+    BackendUnavailable,
+    BreakerOpen,
+    FunctionError,
+    GatewayError,
+    NoCapacity,
+    UnknownFunction,
+    WorkerError,
+    WorkerTimeout,
+)
+from reference.gateway.models import FunctionEntity, InvocationResult
+from reference.gateway.services.breakers import BreakerBoard
+from reference.gateway.services.clients import ClientPool
+from reference.gateway.services.headers import forwarded_headers, strip_hop_by_hop
+from reference.gateway.services.pool import (
+    AcquireTimeoutError,
+    PoolClosedError,
+    UnknownFunctionError,
+)
+from reference.gateway.services.registry import FunctionRegistry
+
+__all__ = ["INVOKE_PATH", "LambdaInvoker", "error_result"]
+
+log = logging.getLogger(__name__)
+
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+_HEALTH_FAILURES = (WorkerError, FunctionError, WorkerTimeout)
+
+
+def error_result(error: GatewayError) -> InvocationResult:
+    """The result that carries a gateway error to the client."""
+    headers = {"content-type": "application/json", **error.headers()}
+    return InvocationResult(False, error.status, error.body(), headers, error)
+
+
+class LambdaInvoker:
+    """Invokes functions through a backend, guarded by one breaker per function."""
+
+    def __init__(
+        self,
+        backend: InvocationBackend,
+        registry: FunctionRegistry,
+        breakers: BreakerBoard,
+        clients: ClientPool,
+        *,
+        no_capacity_retry_after: float = 1.0,
+    ) -> None:
+        self.backend = backend
+        self.registry = registry
+        self.breakers = breakers
+        self.clients = clients
+        self.no_capacity_retry_after = no_capacity_retry_after
+
+    async def invoke_function(
+        self, name: str, payload: bytes, headers: Mapping[str, str] | None = None
+    ) -> InvocationResult:
+        """Run ``name`` with ``payload``; the result holds the answer or the error."""
+        try:
+            function = self.registry.get(name)
+            breaker = self._admit(name)
+            return await self._invoke(function, breaker, payload, forwarded_headers(headers or {}))
+        except GatewayError as error:
+            return error_result(error)
+
+    def _admit(self, name: str) -> CircuitBreaker:
+        breaker = self.breakers.get(name)
+        if not breaker.allow():
+            retry = breaker.retry_after() or self.breakers.config.recovery_timeout
+            raise BreakerOpen(
+                f"function {name!r} is failing; its circuit breaker rejects calls for "
+                f"{retry:.1f}s more",
+                retry_after=retry,
+            )
+        return breaker
+
+    async def _invoke(
+        self,
+        function: FunctionEntity,
+        breaker: CircuitBreaker,
+        payload: bytes,
+        headers: dict[str, str],
+    ) -> InvocationResult:
+        try:
+            worker = await self._acquire_worker(function.name)
+            response = await self._execute_on(function, worker, payload, headers)
+            result = self._validate_response(response)
+        except _HEALTH_FAILURES:
+            breaker.record_failure()
+            raise
+        except BaseException:
+            breaker.record_ignored()  # no capacity, cancelled: nothing learned about health
+            raise
+        breaker.record_success()
+        return result
+
+    async def _acquire_worker(self, name: str) -> WorkerInfo:
+        try:
+            return await self.backend.acquire_worker(name)
+        except AcquireTimeoutError as error:
+            raise NoCapacity(str(error), retry_after=self.no_capacity_retry_after) from error
+        except UnknownFunctionError as error:
+            raise UnknownFunction(str(error)) from error
+        except PoolClosedError as error:
+            raise BackendUnavailable(
+                "the gateway is shutting down; retry on another instance", retry_after=1
+            ) from error
+        except Exception as error:
+            log.warning("no worker for %s: %r", name, error)
+            raise BackendUnavailable(
+                f"could not start a worker for {name!r} ({type(error).__name__}: {error}); "
+                f"check the backend",
+                retry_after=self.no_capacity_retry_after,
+            ) from error
+
+    async def _execute_on(
+        self, function: FunctionEntity, worker: WorkerInfo, payload: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        """Call the worker within the function's timeout; release or evict it exactly once."""
+        try:
+            async with asyncio.timeout(function.timeout_seconds):
+                response = await self._execute_request(worker, payload, headers)
+        except TimeoutError as error:
+            await self.backend.evict_worker(function.name, worker)
+            raise WorkerTimeout(
+                f"function {function.name!r} did not answer within "
+                f"{function.timeout_seconds:g}s (timeout_seconds); its worker was replaced"
+            ) from error
+        except (httpx.TransportError, OSError) as error:
+            await self.backend.evict_worker(function.name, worker)
+            raise WorkerError(
+                f"worker of {function.name!r} could not be reached or broke the connection "
+                f"({type(error).__name__}); it was replaced, retry the call"
+            ) from error
+        except BaseException:
+            await asyncio.shield(self.backend.evict_worker(function.name, worker))
+            raise
+        await self.backend.release_worker(function.name, worker)
+        return response
+
+    async def _execute_request(
+        self, worker: WorkerInfo, payload: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        client = self.clients.for_worker(worker)
+        return await client.post(worker.url + INVOKE_PATH, content=payload, headers=headers)
+
+    def _validate_response(self, response: httpx.Response) -> InvocationResult:
+        """A success, or the error the worker's answer means (5xx, function error)."""
+        status, body = response.status_code, response.content
+        if status >= 500:
+            raise WorkerError(f"the worker answered {status}; see the function's logs")
+        function_error = response.headers.get("x-amz-function-error")
+        if function_error is not None or _is_error_body(body):
+            raise FunctionError.from_payload(body, function_error or "Unhandled")
+        return InvocationResult(True, status, body, strip_hop_by_hop(response.headers.items()))
+
+
+def _is_error_body(body: bytes) -> bool:
+    """A 200 whose JSON object has ``errorType`` or ``errorMessage`` (a logical error)."""
+    if not body.startswith(b"{") or (b'"errorType"' not in body and b'"errorMessage"' not in body):
+        return False
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and ("errorType" in document or "errorMessage" in document)

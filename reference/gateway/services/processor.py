@@ -1,0 +1,90 @@
+"""``GatewayRequestProcessor``: from an :class:`InputContext` to an :class:`InvocationResult`.
+
+The presentation layer converts a request into an ``InputContext`` and a
+result into a response; everything in between happens here, with no FastAPI
+types: route matching, the rate limit, the proxy event, the invocation.
+"""
+
+from __future__ import annotations
+
+import json
+
+from reference.gateway.core.errors import BadRequest, GatewayError
+from reference.gateway.models import InputContext, InvocationResult
+from reference.gateway.services.background import BackgroundInvocations
+from reference.gateway.services.event_builder import EventBuilder, proxy_response_to_result
+from reference.gateway.services.invoker import LambdaInvoker, error_result
+from reference.gateway.services.ratelimit import NoRateLimit, RateLimiter
+from reference.gateway.services.registry import validate_function_name
+from reference.gateway.services.routing import RouteTable
+
+__all__ = ["GatewayRequestProcessor"]
+
+_ACCEPTED = InvocationResult(True, 202, b"", {})
+
+
+class GatewayRequestProcessor:
+    """The service layer behind every invocation endpoint."""
+
+    def __init__(
+        self,
+        invoker: LambdaInvoker,
+        event_builder: EventBuilder,
+        routes: RouteTable,
+        *,
+        rate_limiter: RateLimiter | None = None,
+        background: BackgroundInvocations | None = None,
+    ) -> None:
+        self.invoker = invoker
+        self.event_builder = event_builder
+        self.routes = routes
+        self.rate_limiter = rate_limiter or NoRateLimit()
+        self.background = background or BackgroundInvocations(64)
+
+    async def process(self, context: InputContext) -> InvocationResult:
+        """A routed request: match the route, build the proxy event, invoke, map the answer."""
+        try:
+            match = self.routes.match(context.path, context.method)
+            _check_json(context)
+            await self.rate_limiter.check(context, match.route.function)
+            event = self.event_builder.build(context, match)
+            result = await self.invoker.invoke_function(
+                match.route.function, event, context.headers
+            )
+            return proxy_response_to_result(result) if result.success else result
+        except GatewayError as error:
+            return error_result(error)
+
+    async def invoke(self, name: str, context: InputContext) -> InvocationResult:
+        """The invoke API: the body is the function's payload, as is."""
+        try:
+            validate_function_name(name)
+            self.invoker.registry.get(name)
+            await self.rate_limiter.check(context, name)
+        except GatewayError as error:
+            return error_result(error)
+        return await self.invoker.invoke_function(name, context.body, context.headers)
+
+    async def invoke_event(self, name: str, context: InputContext) -> InvocationResult:
+        """``X-Amz-Invocation-Type: Event``: 202 at once, the call runs in the background."""
+        try:
+            validate_function_name(name)
+            self.invoker.registry.get(name)
+            await self.rate_limiter.check(context, name)
+            call = self.invoker.invoke_function(name, context.body, context.headers)
+            self.background.submit(call, name)
+        except GatewayError as error:
+            return error_result(error)
+        return _ACCEPTED
+
+
+def _check_json(context: InputContext) -> None:
+    content_type = context.headers.get("content-type", "")
+    if not context.body or "json" not in content_type.lower():
+        return
+    try:
+        json.loads(context.body)
+    except ValueError as error:
+        raise BadRequest(
+            f"the body is not valid JSON ({error}); fix it or change Content-Type"
+        ) from None
