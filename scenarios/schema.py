@@ -255,12 +255,24 @@ class FunctionLoad(_Strict):
 # -- functions, faults, SLOs ---------------------------------------------------
 
 
+class SLO(_Strict):
+    """Limits each function must meet (latencies in seconds, rates as fractions)."""
+
+    p50: float | None = Field(default=None, gt=0)
+    p95: float | None = Field(default=None, gt=0)
+    p99: float | None = Field(default=None, gt=0)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    timeout_rate: float | None = Field(default=None, ge=0, le=1)
+    cold_start_rate: float | None = Field(default=None, ge=0, le=1)
+
+
 class FunctionSpec(_Strict):
     scaling: ScalingConfig = ScalingConfig()
     service: Distribution
     cold_start: Distribution = Constant(value=0.0)
     error_rate: float = Field(default=0.0, ge=0, le=1, description="invocations that fail")
     provision_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    slo: SLO | None = Field(default=None, description="replaces the scenario's SLO for this one")
 
 
 class _FaultBase(_Strict):
@@ -289,17 +301,6 @@ class WorkerCrashFault(_FaultBase):
 
 
 Fault = Annotated[ErrorFault | LatencyFault | WorkerCrashFault, Field(discriminator="kind")]
-
-
-class SLO(_Strict):
-    """Limits each function must meet (latencies in seconds, rates as fractions)."""
-
-    p50: float | None = Field(default=None, gt=0)
-    p95: float | None = Field(default=None, gt=0)
-    p99: float | None = Field(default=None, gt=0)
-    error_rate: float | None = Field(default=None, ge=0, le=1)
-    timeout_rate: float | None = Field(default=None, ge=0, le=1)
-    cold_start_rate: float | None = Field(default=None, ge=0, le=1)
 
 
 class Scenario(_Strict):

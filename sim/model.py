@@ -1,0 +1,435 @@
+"""One replication of a scenario: arrivals, the pool, service, faults and the breaker.
+
+The model uses the gateway's own :class:`CircuitBreaker` with the SimPy clock
+injected and :class:`sim.pool.SimPool`, which mirrors the gateway's pool, so
+the model cannot drift from the implementation. A request is handled the way
+the gateway handles it: the breaker may reject it at once; otherwise it waits
+for a worker (an acquire timeout is recorded as *ignored* by the breaker),
+runs for its service time (plus any latency fault), and its outcome (success,
+error, or a crashed worker that is evicted) goes to the breaker.
+
+Requests are objects with callbacks on SimPy timeouts, not processes: the
+per-request path is a handful of attribute updates, two histogram records and
+two scheduled events. Statistics count requests that arrive after the
+warm-up; the time series covers the whole run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from reference.gateway.core.breaker import BreakerState, CircuitBreaker
+from scenarios.schema import ErrorFault, FunctionSpec, LatencyFault, Scenario, WorkerCrashFault
+from sim.distributions import arrival_times, sampler, uniform
+from sim.histogram import LatencyHistogram
+from sim.pool import SimPool
+
+__all__ = ["MAX_SERIES_POINTS", "TraceRecord", "run_replication"]
+
+MAX_SERIES_POINTS = 3600  # time-series buckets are widened beyond this, so memory stays flat
+_MAX_TRANSITIONS = 1000
+_STATE_CODE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+# per-bucket counters of the time series, in this order
+_COUNTERS = ("arrivals", "served", "errors", "timeouts", "rejections", "cold_starts")
+_ARRIVALS, _SERVED, _ERRORS, _TIMEOUTS, _REJECTIONS, _COLD = range(6)
+
+
+@dataclass(slots=True)
+class TraceRecord:
+    """One request's fate, kept only when a trace is asked for (model-vs-pool checks)."""
+
+    function: str
+    arrival: float
+    outcome: str = "pending"  # served, error, timeout, rejected, provision_error
+    wait: float | None = None
+    worker: int | None = None
+
+
+@dataclass
+class _Series:
+    bucket: float
+    count: int
+    counters: list[list[int]] = field(default_factory=list)
+    latency_sum: list[float] = field(default_factory=list)
+    latency_max: list[float] = field(default_factory=list)
+    busy: list[int] = field(default_factory=list)
+    workers: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+    breaker: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counters = [[0] * self.count for _ in _COUNTERS]
+        self.latency_sum = [0.0] * self.count
+        self.latency_max = [0.0] * self.count
+
+
+class _Request:
+    __slots__ = ("arrival", "deadline", "fn", "record", "service", "worker")
+
+    def __init__(self, fn: _FunctionModel, arrival: float) -> None:
+        self.fn = fn
+        self.arrival = arrival
+        self.deadline = arrival + fn.acquire_timeout
+        self.record: TraceRecord | None = None
+
+    def granted(self, worker: int, fresh: bool) -> None:
+        fn = self.fn
+        now = fn.env.now
+        self.worker = worker
+        wait = now - self.arrival
+        service = fn.service()
+        if fn.latency_faults:
+            service += fn.extra_latency(now)
+        self.service = service
+        if self.arrival >= fn.warmup:
+            if wait > 0.0:
+                fn.wait_hist.record(wait)
+            else:
+                fn.zero_waits += 1
+            if fresh:
+                fn.cold_starts += 1
+                fn.series.counters[_COLD][fn.bucket_of(now)] += 1
+            fn.busy_time += service
+        if self.record is not None:
+            self.record.wait = wait
+            self.record.worker = worker
+        fn.env.timeout(service).callbacks.append(self.finish)
+
+    def finish(self, _event: simpy.Event) -> None:
+        fn = self.fn
+        now = fn.env.now
+        failed = crashed = False
+        if fn.error_rate or fn.error_faults:
+            failed = fn.uniform() < fn.error_probability(now)
+        if fn.crash_faults:
+            crashed = fn.uniform() < fn.crash_probability(now)
+        if crashed:
+            fn.pool.evict(self.worker)
+            failed = True
+        else:
+            fn.pool.release(self.worker)
+        breaker = fn.breaker
+        if breaker is not None:
+            if failed:
+                breaker.record_failure()
+            else:
+                breaker.record_success()
+        latency = now - self.arrival
+        index = fn.bucket_of(now)
+        series = fn.series
+        series.counters[_ERRORS if failed else _SERVED][index] += 1
+        series.latency_sum[index] += latency
+        if latency > series.latency_max[index]:
+            series.latency_max[index] = latency
+        if self.arrival >= fn.warmup:
+            fn.latency_hist.record(latency)
+            if failed:
+                fn.errors += 1
+            else:
+                fn.served += 1
+        if self.record is not None:
+            self.record.outcome = "error" if failed else "served"
+
+    def timed_out(self) -> None:
+        fn = self.fn
+        if fn.breaker is not None:
+            fn.breaker.record_ignored()
+        fn.series.counters[_TIMEOUTS][fn.bucket_of(fn.env.now)] += 1
+        if self.arrival >= fn.warmup:
+            fn.timeouts += 1
+        if self.record is not None:
+            self.record.outcome = "timeout"
+
+    def provision_failed(self) -> None:
+        fn = self.fn
+        if fn.breaker is not None:
+            fn.breaker.record_failure()
+        fn.series.counters[_ERRORS][fn.bucket_of(fn.env.now)] += 1
+        if self.arrival >= fn.warmup:
+            fn.errors += 1
+            fn.provision_errors += 1
+        if self.record is not None:
+            self.record.outcome = "provision_error"
+
+
+class _FunctionModel:
+    """Everything one function needs during a replication."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        spec: FunctionSpec,
+        scenario: Scenario,
+        seeds: np.random.SeedSequence,
+        series_bucket: float,
+        series_count: int,
+        trace: list[TraceRecord] | None,
+    ) -> None:
+        streams = [np.random.default_rng(s) for s in seeds.spawn(5)]
+        self.env = env
+        self.name = name
+        self.warmup = scenario.warmup
+        self.acquire_timeout = spec.scaling.acquire_timeout
+        self.service = sampler(spec.service, streams[0])
+        self.uniform = uniform(streams[2])
+        self.error_rate = spec.error_rate
+        provision_fails: Callable[[], bool] | None = None
+        if spec.provision_failure_rate > 0:
+            draw, rate = uniform(streams[3]), spec.provision_failure_rate
+            provision_fails = lambda: draw() < rate  # noqa: E731
+        self.pool = SimPool(
+            env, spec.scaling, sampler(spec.cold_start, streams[1]), provision_fails
+        )
+        self.pool.warm(spec.scaling.min_capacity)
+        self.breaker: CircuitBreaker | None = None
+        self.transitions: list[tuple[float, str]] = []
+        if scenario.breaker is not None:
+            self.breaker = CircuitBreaker(name, scenario.breaker, clock=lambda: env.now)
+            self.breaker.listeners.append(self._on_transition)
+        mine = [f for f in scenario.faults if f.function in (None, name)]
+        self.error_faults = [f for f in mine if isinstance(f, ErrorFault)]
+        self.crash_faults = [f for f in mine if isinstance(f, WorkerCrashFault)]
+        self.latency_faults = [
+            (f.start, f.end, sampler(f.extra, streams[4]))
+            for f in mine
+            if isinstance(f, LatencyFault)
+        ]
+        load = scenario.workload.get(name)
+        self._arrivals = (
+            arrival_times(load.arrivals, scenario.duration, streams[4].spawn(1)[0])
+            if load is not None
+            else iter(())
+        )
+        self._trace = trace
+        self.series = _Series(series_bucket, series_count)
+        self._bucket = series_bucket
+        self._last_bucket = series_count - 1
+        self.latency_hist = LatencyHistogram()
+        self.wait_hist = LatencyHistogram()
+        self.zero_waits = 0
+        self.arrivals = self.served = self.errors = self.timeouts = 0
+        self.rejections = self.cold_starts = self.provision_errors = 0
+        self.busy_time = 0.0
+
+    def bucket_of(self, now: float) -> int:
+        index = int(now / self._bucket)
+        return index if index < self._last_bucket else self._last_bucket
+
+    def start(self) -> None:
+        self._schedule_next()
+
+    def _schedule_next(self) -> None:
+        t = next(self._arrivals, None)
+        if t is not None:
+            self.env.timeout(t - self.env.now).callbacks.append(self._arrive)
+
+    def _arrive(self, _event: simpy.Event) -> None:
+        now = self.env.now
+        self.series.counters[_ARRIVALS][self.bucket_of(now)] += 1
+        measured = now >= self.warmup
+        if measured:
+            self.arrivals += 1
+        record = None
+        if self._trace is not None:
+            record = TraceRecord(self.name, now)
+            self._trace.append(record)
+        if self.breaker is not None and not self.breaker.allow():
+            self.series.counters[_REJECTIONS][self.bucket_of(now)] += 1
+            if measured:
+                self.rejections += 1
+            if record is not None:
+                record.outcome = "rejected"
+        else:
+            request = _Request(self, now)
+            request.record = record
+            self.pool.acquire(request)
+        self._schedule_next()
+
+    def error_probability(self, now: float) -> float:
+        for fault in self.error_faults:
+            if fault.start <= now < fault.end:
+                return fault.rate
+        return self.error_rate
+
+    def crash_probability(self, now: float) -> float:
+        for fault in self.crash_faults:
+            if fault.start <= now < fault.end:
+                return fault.rate
+        return 0.0
+
+    def extra_latency(self, now: float) -> float:
+        return sum(draw() for start, end, draw in self.latency_faults if start <= now < end)
+
+    def _on_transition(self, _old: BreakerState, new: BreakerState, at: float) -> None:
+        if len(self.transitions) < _MAX_TRANSITIONS:
+            self.transitions.append((at, new.value))
+
+    def sample(self) -> None:
+        """Snapshot the gauges of the time series (once per bucket)."""
+        series, pool = self.series, self.pool
+        series.busy.append(pool.busy)
+        series.workers.append(pool.total)
+        series.waiting.append(len(pool.waiters))
+        state = self.breaker.state if self.breaker is not None else BreakerState.CLOSED
+        series.breaker.append(_STATE_CODE[state])
+
+    def summary(self, measured: float) -> dict[str, Any]:
+        self.wait_hist.record_zeros(self.zero_waits)
+        arrivals = self.arrivals or 1
+        granted = self.wait_hist.count
+        capacity = self.pool.config.max_capacity
+        return {
+            "arrivals": self.arrivals,
+            "served": self.served,
+            "errors": self.errors,
+            "timeouts": self.timeouts,
+            "rejections": self.rejections,
+            "cold_starts": self.cold_starts,
+            "provisions": self.pool.provisions,
+            "pruned": self.pool.pruned,
+            "throughput": self.served / measured,
+            "error_rate": self.errors / arrivals,
+            "timeout_rate": self.timeouts / arrivals,
+            "rejection_rate": self.rejections / arrivals,
+            "cold_start_rate": self.cold_starts / arrivals,
+            "wait_probability": (granted - self.zero_waits) / granted if granted else math.nan,
+            "utilisation": self.busy_time / (capacity * measured),
+            "mean_workers": self.pool.mean_workers(),
+            "peak_workers": self.pool.peak_total,
+            "breaker_trips": self.breaker.trips if self.breaker is not None else 0,
+            **_histogram_stats("latency", self.latency_hist),
+            **_histogram_stats("wait", self.wait_hist),
+        }
+
+
+def _histogram_stats(prefix: str, histogram: LatencyHistogram) -> dict[str, float]:
+    return {
+        f"{prefix}_mean": histogram.mean,
+        f"{prefix}_p50": histogram.percentile(50),
+        f"{prefix}_p95": histogram.percentile(95),
+        f"{prefix}_p99": histogram.percentile(99),
+    }
+
+
+def run_replication(
+    scenario: Scenario,
+    seed: np.random.SeedSequence | int,
+    *,
+    trace: list[TraceRecord] | None = None,
+) -> dict[str, Any]:
+    """Simulate the scenario once; returns plain data (picklable, JSON-able).
+
+    Each function draws from its own child of ``seed``, so adding a function
+    does not change the random numbers of the others. Pass a list as ``trace``
+    to get one :class:`TraceRecord` per request (memory then grows with the run).
+    """
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    env = simpy.Environment()
+    duration = scenario.duration
+    bucket = max(1.0, math.ceil(duration / MAX_SERIES_POINTS))
+    count = math.ceil(duration / bucket)
+    names = sorted(scenario.functions)
+    children = seeds.spawn(len(names))
+    models = {
+        name: _FunctionModel(
+            env, name, scenario.functions[name], scenario, child, bucket, count, trace
+        )
+        for name, child in zip(names, children, strict=True)
+    }
+    for model in models.values():
+        model.start()
+    env.process(_janitor(env, scenario, list(models.values())))
+    env.process(_sampler(env, bucket, count, list(models.values())))
+    if scenario.warmup > 0:
+        env.process(_end_warmup(env, scenario.warmup, list(models.values())))
+    env.run()
+    measured = duration - scenario.warmup
+    functions = {name: model.summary(measured) for name, model in models.items()}
+    overall_latency, overall_wait = LatencyHistogram(), LatencyHistogram()
+    for model in models.values():
+        overall_latency.merge(model.latency_hist)
+        overall_wait.merge(model.wait_hist)
+    return {
+        "functions": functions,
+        "overall": _overall(functions, overall_latency, overall_wait),
+        "histograms": {
+            name: {"latency": m.latency_hist.encode(), "wait": m.wait_hist.encode()}
+            for name, m in models.items()
+        },
+        "series": {
+            "bucket_seconds": bucket,
+            "functions": {name: _series_dict(model.series) for name, model in models.items()},
+        },
+        "transitions": {name: model.transitions for name, model in models.items()},
+        "end_time": env.now,
+    }
+
+
+def _overall(
+    functions: dict[str, dict[str, Any]], latency: LatencyHistogram, wait: LatencyHistogram
+) -> dict[str, Any]:
+    def total(key: str) -> float:
+        return sum(f[key] for f in functions.values())
+
+    arrivals = total("arrivals") or 1
+    return {
+        "arrivals": total("arrivals"),
+        "served": total("served"),
+        "errors": total("errors"),
+        "timeouts": total("timeouts"),
+        "rejections": total("rejections"),
+        "cold_starts": total("cold_starts"),
+        "throughput": total("throughput"),
+        "error_rate": total("errors") / arrivals,
+        "timeout_rate": total("timeouts") / arrivals,
+        "rejection_rate": total("rejections") / arrivals,
+        "cold_start_rate": total("cold_starts") / arrivals,
+        "mean_workers": total("mean_workers"),
+        "peak_workers": total("peak_workers"),
+        **_histogram_stats("latency", latency),
+        **_histogram_stats("wait", wait),
+    }
+
+
+def _series_dict(series: _Series) -> dict[str, list[float]]:
+    data: dict[str, list[float]] = {name: series.counters[i] for i, name in enumerate(_COUNTERS)}
+    done = [s + e for s, e in zip(data["served"], data["errors"], strict=True)]
+    data["latency_mean"] = [
+        total / n if n else math.nan for total, n in zip(series.latency_sum, done, strict=True)
+    ]
+    data["latency_max"] = series.latency_max
+    data["busy"] = series.busy
+    data["workers"] = series.workers
+    data["waiting"] = series.waiting
+    data["breaker"] = series.breaker
+    return data
+
+
+def _janitor(env: simpy.Environment, scenario: Scenario, models: list[_FunctionModel]):
+    """Prune idle workers and top pools up to ``min_capacity``, as the gateway's janitor does."""
+    while env.now + scenario.janitor_interval < scenario.duration:
+        yield env.timeout(scenario.janitor_interval)
+        for model in models:
+            model.pool.prune_idle()
+            model.pool.ensure_min()
+
+
+def _sampler(env: simpy.Environment, bucket: float, count: int, models: list[_FunctionModel]):
+    for _ in range(count):
+        yield env.timeout(bucket)
+        for model in models:
+            model.sample()
+
+
+def _end_warmup(env: simpy.Environment, warmup: float, models: list[_FunctionModel]):
+    yield env.timeout(warmup)
+    for model in models:
+        model.pool.reset_area()

@@ -1,0 +1,72 @@
+"""Run independent replications of a scenario in parallel over the cores.
+
+Seeds come from ``numpy.random.SeedSequence(seed).spawn(n)``: the streams are
+statistically independent, and replication i gets the same stream whatever
+the number of workers, so results depend only on (scenario, seed, n).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from scenarios.schema import Scenario
+from sim.model import run_replication
+from sim.results import SimResult, summarise
+
+__all__ = ["run_replications", "simulate"]
+
+
+def run_replications(
+    scenario: Scenario,
+    replications: int,
+    seed: int,
+    *,
+    workers: int | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Replication results in replication order; in-process when ``workers`` is 1."""
+    seeds = np.random.SeedSequence(seed).spawn(replications)
+    workers = min(replications, workers or os.cpu_count() or 1)
+    bar = tqdm(
+        total=replications,
+        desc=f"{scenario.name}: replications",
+        unit="rep",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
+    with bar:
+        if workers <= 1:
+            results = []
+            for child in seeds:
+                results.append(run_replication(scenario, child))
+                bar.update()
+            return results
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run_replication, scenario, child) for child in seeds]
+            results = []
+            for future in futures:
+                results.append(future.result())
+                bar.update()
+            return results
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> SimResult:
+    """The scenario's replications (default: its own count and seed), summarised."""
+    count = replications or scenario.replications
+    seed = scenario.seed if seed is None else seed
+    runs = run_replications(scenario, count, seed, workers=workers, progress=progress)
+    return summarise(scenario, seed, runs)
