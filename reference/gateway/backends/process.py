@@ -42,7 +42,7 @@ from reference.gateway.backends.base import WorkerInfo, new_worker_id
 from reference.gateway.models.function import FunctionEntity
 from reference.gateway.services.pool import PoolManager, WorkerNotCheckedOutError
 
-__all__ = ["ProcessBackend", "WorkerStartError"]
+__all__ = ["ProcessBackend", "WorkerSpawner", "WorkerStartError"]
 
 log = logging.getLogger(__name__)
 
@@ -75,81 +75,43 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-class ProcessBackend:
-    """An :class:`InvocationBackend` whose workers are runtime subprocesses."""
+class WorkerSpawner:
+    """Starts runtime subprocesses, knows each one's process, and kills them all.
+
+    The one place for a worker process's life: the process backend pairs it
+    with the pool, and the legacy gateway with its own pool.
+    """
 
     def __init__(
-        self,
-        functions: Mapping[str, FunctionEntity],
-        *,
-        ready_timeout: float = 10.0,
-        host: str = "127.0.0.1",
-        python: str = sys.executable,
+        self, *, ready_timeout: float = 10.0, host: str = "127.0.0.1", python: str = sys.executable
     ) -> None:
         if ready_timeout <= 0:
             raise ValueError(f"ready_timeout must be positive, got {ready_timeout}")
         self.ready_timeout = ready_timeout
         self.host = host
         self._python = python
-        self._functions = dict(functions)
-        self.pools: PoolManager[WorkerInfo] = PoolManager(self._provision)
-        for name, entity in self._functions.items():
-            self.pools.add(name, entity.scaling)
         self._processes: dict[str, asyncio.subprocess.Process] = {}  # worker id -> process
         self._starting: set[asyncio.subprocess.Process] = set()
 
-    # -- InvocationBackend ---------------------------------------------------
-
-    async def acquire_worker(self, function: str) -> WorkerInfo:
-        """A live worker; dead ones met on the way are evicted and killed."""
-        pool = self.pools.pool(function)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + pool.config.acquire_timeout
-        for _ in range(pool.config.max_capacity + 1):
-            worker = await pool.acquire(max(deadline - loop.time(), 0.001))
-            if self.is_alive(worker):
-                return worker
-            log.warning("worker %s of %r had exited; evicting it", worker.id, function)
-            await self.evict_worker(function, worker)
-        raise WorkerStartError(
-            f"every worker of {function!r} handed out was dead; check the worker's stderr "
-            f"and the function's environment in functions.yml"
-        )
-
-    async def release_worker(self, function: str, worker: WorkerInfo) -> None:
-        """Return a worker; one that died during the call is evicted instead."""
-        if self.is_alive(worker):
-            self.pools.release(function, worker)
-            return
-        if not self.pools.evict(function, worker):
-            raise WorkerNotCheckedOutError(
-                f"worker {worker!r} is not checked out from the pool of {function!r}"
-            )
-        await self._kill(worker)
-
-    async def evict_worker(self, function: str, worker: WorkerInfo) -> None:
-        """Forget the worker and kill its process (also if the pool had forgotten it)."""
-        self.pools.evict(function, worker)
-        await self._kill(worker)
-
-    async def prune_idle(self, now: float | None = None) -> list[WorkerInfo]:
-        """Kill workers idle past their ``idle_timeout`` (``min_capacity`` stay); for a janitor."""
-        pruned = [w for workers in self.pools.prune_idle(now).values() for w in workers]
-        await asyncio.gather(*(self._kill(worker) for worker in pruned))
-        return pruned
-
-    async def __aenter__(self) -> Self:
+    async def spawn(self, entity: FunctionEntity) -> WorkerInfo:
+        """A ready worker of ``entity``, or :class:`WorkerStartError` (its process killed)."""
+        process = await self._start_process(entity)
+        self._starting.add(process)
         try:
-            await self.pools.start()
+            port = await self._wait_ready(entity.name, process)
         except BaseException:
-            await self.close()
+            await _kill_process(process)
             raise
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    # -- inspection ----------------------------------------------------------
+        finally:
+            self._starting.discard(process)
+        worker = WorkerInfo(
+            new_worker_id(entity.name),
+            entity.name,
+            f"http://{self.host}:{port}",
+            meta={"pid": process.pid, "port": port},
+        )
+        self._processes[worker.id] = process
+        return worker
 
     def is_alive(self, worker: WorkerInfo) -> bool:
         process = self._processes.get(worker.id)
@@ -160,36 +122,19 @@ class ProcessBackend:
         processes = [*self._processes.values(), *self._starting]
         return [p.pid for p in processes if p.returncode is None]
 
-    async def close(self) -> None:
-        """Drain every pool and kill every child; safe to call twice."""
-        await self.pools.drain()
+    async def kill(self, *workers: WorkerInfo) -> None:
+        """Kill the workers' processes; a worker already killed is skipped."""
+        processes = [self._processes.pop(w.id, None) for w in workers]
+        await asyncio.gather(*(_kill_process(p) for p in processes if p is not None))
+
+    async def kill_all(self) -> None:
+        """Kill every child, ready or starting: nothing outlives the spawner's owner."""
         leftovers = [*self._processes.values(), *self._starting]
-        await asyncio.gather(*(_kill_process(process) for process in leftovers))
         self._processes.clear()
         self._starting.clear()
+        await asyncio.gather(*(_kill_process(process) for process in leftovers))
 
-    # -- provisioning --------------------------------------------------------
-
-    async def _provision(self, function: str) -> WorkerInfo:
-        process = await self._spawn(self._functions[function])
-        self._starting.add(process)
-        try:
-            port = await self._wait_ready(function, process)
-        except BaseException:
-            await _kill_process(process)
-            raise
-        finally:
-            self._starting.discard(process)
-        worker = WorkerInfo(
-            new_worker_id(function),
-            function,
-            f"http://{self.host}:{port}",
-            meta={"pid": process.pid, "port": port},
-        )
-        self._processes[worker.id] = process
-        return worker
-
-    async def _spawn(self, entity: FunctionEntity) -> asyncio.subprocess.Process:
+    async def _start_process(self, entity: FunctionEntity) -> asyncio.subprocess.Process:
         # A function's behaviour comes from functions.yml only, never from the gateway's env.
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEPROOF_")}
         env.update(entity.environment)
@@ -236,10 +181,90 @@ class ProcessBackend:
             ) from None
         return port
 
-    async def _kill(self, worker: WorkerInfo) -> None:
-        process = self._processes.pop(worker.id, None)
-        if process is not None:
-            await _kill_process(process)
+
+class ProcessBackend:
+    """An :class:`InvocationBackend` whose workers are runtime subprocesses."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, FunctionEntity],
+        *,
+        ready_timeout: float = 10.0,
+        host: str = "127.0.0.1",
+        python: str = sys.executable,
+    ) -> None:
+        self.spawner = WorkerSpawner(ready_timeout=ready_timeout, host=host, python=python)
+        self._functions = dict(functions)
+        self.pools: PoolManager[WorkerInfo] = PoolManager(self._provision)
+        for name, entity in self._functions.items():
+            self.pools.add(name, entity.scaling)
+
+    async def _provision(self, function: str) -> WorkerInfo:
+        return await self.spawner.spawn(self._functions[function])
+
+    # -- InvocationBackend ---------------------------------------------------
+
+    async def acquire_worker(self, function: str) -> WorkerInfo:
+        """A live worker; dead ones met on the way are evicted and killed."""
+        pool = self.pools.pool(function)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + pool.config.acquire_timeout
+        for _ in range(pool.config.max_capacity + 1):
+            worker = await pool.acquire(max(deadline - loop.time(), 0.001))
+            if self.spawner.is_alive(worker):
+                return worker
+            log.warning("worker %s of %r had exited; evicting it", worker.id, function)
+            await self.evict_worker(function, worker)
+        raise WorkerStartError(
+            f"every worker of {function!r} handed out was dead; check the worker's stderr "
+            f"and the function's environment in functions.yml"
+        )
+
+    async def release_worker(self, function: str, worker: WorkerInfo) -> None:
+        """Return a worker; one that died during the call is evicted instead."""
+        if self.spawner.is_alive(worker):
+            self.pools.release(function, worker)
+            return
+        if not self.pools.evict(function, worker):
+            raise WorkerNotCheckedOutError(
+                f"worker {worker!r} is not checked out from the pool of {function!r}"
+            )
+        await self.spawner.kill(worker)
+
+    async def evict_worker(self, function: str, worker: WorkerInfo) -> None:
+        """Forget the worker and kill its process (also if the pool had forgotten it)."""
+        self.pools.evict(function, worker)
+        await self.spawner.kill(worker)
+
+    async def prune_idle(self, now: float | None = None) -> list[WorkerInfo]:
+        """Kill workers idle past their ``idle_timeout`` (``min_capacity`` stay); for a janitor."""
+        pruned = [w for workers in self.pools.prune_idle(now).values() for w in workers]
+        await self.spawner.kill(*pruned)
+        return pruned
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.pools.start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- inspection ----------------------------------------------------------
+
+    def is_alive(self, worker: WorkerInfo) -> bool:
+        return self.spawner.is_alive(worker)
+
+    def child_pids(self) -> list[int]:
+        return self.spawner.child_pids()
+
+    async def close(self) -> None:
+        """Drain every pool and kill every child; safe to call twice."""
+        await self.pools.drain()
+        await self.spawner.kill_all()
 
 
 async def _kill_process(process: asyncio.subprocess.Process) -> None:
