@@ -1,1 +1,130 @@
-"""The pytest plugin gateproof registers (entry point ``pytest11``)."""
+"""The pytest plugin gateproof registers (entry point ``pytest11``).
+
+Options, all in the "gateproof" group of ``pytest --help``:
+
+``--pool-impl MODULE:FACTORY``
+    the pool the conformance suite in ``tests/stress/`` runs against
+    (default: the reference pool); see ``docs/pool-adapter.md``.
+``--shuffle-loop`` / ``--shuffle-seed N``
+    run every pytest-asyncio test on a :class:`~gateproof.testing.shuffle.ShuffledEventLoop`.
+    The run's seed is printed in the header (one is drawn when none is given,
+    and shared with pytest-xdist workers); each test's schedule is derived from
+    it and the test id, and a failing test's report says how to replay it.
+
+The loop is plugged in through pytest-asyncio's ``pytest_asyncio_loop_factories``
+hook (pytest-asyncio >= 1.5). The hook is registered only when shuffling is
+asked for, so without the option pytest-asyncio's default loop is untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import pytest
+
+from gateproof.testing.pool_adapter import DEFAULT_POOL_IMPL, load_pool_factory
+from gateproof.testing.shuffle import ShuffledEventLoop, new_seed, schedule_seed
+
+_SEED_KEY = "gateproof_shuffle_seed"  # how the controller hands its seed to xdist workers
+_PLUGIN_NAME = "gateproof-shuffle-loop"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gateproof")
+    group.addoption(
+        "--pool-impl",
+        default=DEFAULT_POOL_IMPL,
+        metavar="MODULE:FACTORY",
+        help=f"pool the conformance suite tests (default: {DEFAULT_POOL_IMPL}); "
+        "e.g. reference.legacy.pool:LegacyPool",
+    )
+    group.addoption(
+        "--shuffle-loop",
+        action="store_true",
+        default=False,
+        help="run asyncio tests on an event loop that shuffles its ready queue (seeded)",
+    )
+    group.addoption(
+        "--shuffle-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed of the shuffled schedules (implies --shuffle-loop); default: drawn per run",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    spec = config.getoption("pool_impl")
+    if spec != DEFAULT_POOL_IMPL:
+        try:
+            load_pool_factory(spec)
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
+    seed = config.getoption("shuffle_seed")
+    if not config.getoption("shuffle_loop") and seed is None:
+        return
+    if not hasattr(config.hook, "pytest_asyncio_loop_factories"):
+        raise pytest.UsageError(
+            "--shuffle-loop needs pytest-asyncio >= 1.5 (its loop factory hook); "
+            "install it or drop --shuffle-loop"
+        )
+    workerinput: Mapping[str, Any] = getattr(config, "workerinput", {})
+    if seed is None:
+        seed = workerinput.get(_SEED_KEY, new_seed())
+    config.pluginmanager.register(ShuffleLoopPlugin(int(seed)), _PLUGIN_NAME)
+
+
+class ShuffleLoopPlugin:
+    """Hands pytest-asyncio a shuffled loop per test and reports the seed."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.failed = 0
+        self._test_id = "session"  # loops made before any test (session-scoped fixtures)
+
+    def pytest_report_header(self) -> str:
+        return f"shuffle-loop: on, seed {self.seed} (replay with --shuffle-seed {self.seed})"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_SEED_KEY] = self.seed
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        self._test_id = item.nodeid  # the loop is made during setup, by the runner fixture
+        return (yield)
+
+    def pytest_asyncio_loop_factories(self, config: pytest.Config, item: pytest.Item) -> dict:
+        return {"shuffled": self._new_loop}
+
+    def _new_loop(self) -> ShuffledEventLoop:
+        return ShuffledEventLoop(schedule_seed(self.seed, self._test_id))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.failed:
+            report.sections.append(
+                (
+                    "shuffle-loop",
+                    f"failed under shuffle seed {self.seed} (schedule "
+                    f"{schedule_seed(self.seed, item.nodeid)!r}); replay: "
+                    f"pytest '{item.nodeid}' --shuffle-seed {self.seed} "
+                    f"(with the same --count and other options)",
+                )
+            )
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.failed += 1
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.failed:
+            terminalreporter.write_line(
+                f"shuffle-loop: {self.failed} failed report(s) under seed {self.seed}; "
+                f"replay with --shuffle-seed {self.seed}"
+            )

@@ -16,8 +16,10 @@ The pool's invariants live here and nowhere else:
   times out or is cancelled leaves the queue, and a worker already handed to it
   passes to the next waiter, so no slot or wake-up is lost. A provision the
   waiter started keeps running: its worker serves the next caller;
-* an evicted or drained worker is forgotten: it is never handed out again and
-  releasing it raises :class:`WorkerNotCheckedOutError`, changing nothing.
+* an evicted or drained worker is forgotten: it is never handed out again (not
+  even when it was evicted after being handed to a waiter that has not resumed
+  yet: that waiter keeps its place at the head of the queue) and releasing it
+  raises :class:`WorkerNotCheckedOutError`, changing nothing.
 
 The pool is single-threaded asyncio code: every state change happens between
 two ``await`` points, so no lock is needed and none is held across provisioning.
@@ -166,7 +168,16 @@ class ContainerPool(Generic[W]):
         deadline = asyncio.timeout(limit)
         try:
             async with deadline:
-                return await waiter
+                while True:
+                    worker = await waiter
+                    if self._busy.get(id(worker)) is worker:
+                        return worker
+                    # Evicted or drained between the hand-off and this caller resuming:
+                    # never return it; wait on, still first in line.
+                    self._check_open()
+                    waiter = asyncio.get_running_loop().create_future()
+                    self._waiters.appendleft(waiter)
+                    self._dispatch()
         except TimeoutError:
             if not deadline.expired():
                 raise  # a provisioning error that happens to be a TimeoutError
@@ -356,10 +367,11 @@ class ContainerPool(Generic[W]):
             waiter.cancel()
         elif not waiter.cancelled() and waiter.exception() is None:
             worker = waiter.result()
-            if keep_grant:
-                return worker
-            del self._busy[id(worker)]
-            self._hand_off(worker)
+            if self._busy.get(id(worker)) is worker:  # not evicted since the hand-off
+                if keep_grant:
+                    return worker
+                del self._busy[id(worker)]
+                self._hand_off(worker)
         self._dispatch()
         return None
 

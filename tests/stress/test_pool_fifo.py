@@ -1,0 +1,102 @@
+"""Callers are served strictly in arrival order, whatever frees the worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+FIFO_BROKEN = "FIFO broken: waiters were not served in arrival order"
+
+
+async def settle(ticks: int = 20) -> None:
+    for _ in range(ticks):
+        await asyncio.sleep(0)
+
+
+def start_waiters(harness, count: int, arrived: list[int], served: list[int]) -> list[asyncio.Task]:
+    """Callers that record when they call acquire and when they get a worker, then release it."""
+
+    async def waiter(number: int) -> None:
+        arrived.append(number)
+        worker = await harness.acquire()
+        served.append(number)
+        await asyncio.sleep(0)
+        harness.release(worker)
+
+    return [asyncio.create_task(waiter(number)) for number in range(count)]
+
+
+async def test_waiters_are_served_in_arrival_order_when_workers_are_released(make_harness):
+    harness = make_harness(max_capacity=1)
+    held = await harness.acquire()
+    arrived: list[int] = []
+    served: list[int] = []
+    tasks = start_waiters(harness, 6, arrived, served)
+    await settle()
+    assert served == [], "a waiter was served while the only worker was checked out"
+
+    harness.release(held)
+    await asyncio.gather(*tasks)
+
+    assert served == arrived, FIFO_BROKEN
+
+
+async def test_a_caller_arriving_right_after_a_release_queues_behind_the_waiter(make_harness):
+    harness = make_harness(max_capacity=1)
+    held = await harness.acquire()
+    served: list[str] = []
+
+    async def first_in_line() -> None:
+        worker = await harness.acquire()
+        served.append("waiter")
+        harness.release(worker)
+
+    waiter = asyncio.create_task(first_in_line())
+    await settle()
+
+    harness.release(held)
+    worker = await harness.acquire()  # arrives after the waiter: must not take its worker
+    served.append("latecomer")
+    harness.release(worker)
+    await waiter
+
+    assert served == ["waiter", "latecomer"], (
+        "FIFO broken: a caller arriving after a release took the worker from the head waiter"
+    )
+
+
+async def test_waiters_are_served_in_arrival_order_when_a_worker_is_evicted(make_harness):
+    harness = make_harness(max_capacity=1)
+    held = await harness.acquire()
+    arrived: list[int] = []
+    served: list[int] = []
+    tasks = start_waiters(harness, 4, arrived, served)
+    await settle()
+
+    assert harness.evict(held)  # frees the slot: a new worker goes to the head waiter
+    await asyncio.gather(*tasks)
+
+    assert served == arrived, FIFO_BROKEN
+
+
+async def test_waiters_are_served_in_arrival_order_after_a_provisioning_failure(make_harness):
+    harness = make_harness(max_capacity=1)
+    error = harness.fail_next(ticks=3)
+    outcomes: list[str] = []
+
+    async def caller(name: str) -> None:
+        try:
+            worker = await harness.acquire()
+        except RuntimeError as failure:
+            assert failure is error, "the caller got a different error than provisioning raised"
+            outcomes.append(f"{name}: error")
+            return
+        outcomes.append(f"{name}: served")
+        await asyncio.sleep(0)
+        harness.release(worker)
+
+    first = asyncio.create_task(caller("first"))
+    await asyncio.sleep(0)  # the first caller starts the failing cold start
+    others = [asyncio.create_task(caller(name)) for name in ("second", "third")]
+    await asyncio.gather(first, *others)
+
+    assert outcomes == ["first: error", "second: served", "third: served"], FIFO_BROKEN
