@@ -84,7 +84,9 @@ def describe_validation_error(
     path: Path | str, prefix: str, error: ValidationError
 ) -> ConfigFileError:
     """The first problem pydantic found, as a :class:`ConfigFileError` naming its key."""
-    first = error.errors()[0]
+    problems = error.errors()
+    # A misspelt key also makes the right one "missing": report the misspelling.
+    first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
     key = prefix
     for part in first["loc"]:
         key = f"{key}[{part}]" if isinstance(part, int) else _join(key, str(part))

@@ -1,0 +1,155 @@
+"""CircuitBreaker: every transition, with an injected clock, and the half-open gate."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from reference.gateway.core.breaker import (
+    BreakerConfig,
+    BreakerOpenError,
+    BreakerState,
+    CircuitBreaker,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def breaker(**config: float) -> tuple[CircuitBreaker, Clock]:
+    clock = Clock()
+    defaults = {"window_size": 4, "minimum_calls": 2, "recovery_timeout": 5.0}
+    return CircuitBreaker("f", BreakerConfig(**{**defaults, **config}), clock=clock), clock
+
+
+def trip(b: CircuitBreaker) -> None:
+    while b.state is BreakerState.CLOSED:
+        assert b.allow()
+        b.record_failure()
+
+
+def test_closed_stays_closed_below_minimum_calls() -> None:
+    b, _ = breaker(minimum_calls=3)
+    b.record_failure()
+    b.record_failure()
+    assert b.state is BreakerState.CLOSED
+
+
+def test_closed_opens_when_the_failure_rate_reaches_the_threshold() -> None:
+    b, _ = breaker(failure_rate_threshold=0.5)
+    b.record_success()
+    b.record_failure()  # 1 of 2 = 50%
+    assert b.state is BreakerState.OPEN and b.trips == 1
+
+
+def test_successes_age_failures_out_of_the_window() -> None:
+    b, _ = breaker(window_size=4, minimum_calls=4, failure_rate_threshold=0.5)
+    b.record_failure()
+    for _ in range(3):
+        b.record_success()
+    for _ in range(4):
+        b.record_success()  # the early failure has left the window
+    b.record_failure()
+    assert b.state is BreakerState.CLOSED
+    assert b.snapshot().window_failures == 1
+
+
+def test_open_rejects_until_the_recovery_timeout_then_turns_half_open() -> None:
+    b, clock = breaker()
+    trip(b)
+    assert not b.allow()
+    with pytest.raises(BreakerOpenError) as caught:
+        b.check()
+    assert caught.value.retry_after == pytest.approx(5.0)
+    clock.now += 4.9
+    assert b.state is BreakerState.OPEN and b.retry_after() == pytest.approx(0.1)
+    clock.now += 0.1
+    assert b.state is BreakerState.HALF_OPEN and b.retry_after() == 0
+
+
+def test_half_open_probe_success_closes_with_an_empty_window() -> None:
+    b, clock = breaker()
+    trip(b)
+    clock.now += 5
+    assert b.allow()
+    b.record_success()
+    snap = b.snapshot()
+    assert snap.state is BreakerState.CLOSED and snap.window_calls == 0
+
+
+def test_half_open_probe_failure_reopens_and_restarts_the_recovery_timer() -> None:
+    b, clock = breaker()
+    trip(b)
+    clock.now += 5
+    assert b.allow()
+    b.record_failure()
+    assert b.state is BreakerState.OPEN and b.trips == 2
+    assert b.retry_after() == pytest.approx(5.0)
+
+
+def test_half_open_lets_only_the_configured_number_of_probes_through() -> None:
+    b, clock = breaker(half_open_max_calls=2)
+    trip(b)
+    clock.now += 5
+    assert [b.allow() for _ in range(4)] == [True, True, False, False]
+    assert b.snapshot().probes_in_flight == 2
+
+
+def test_an_ignored_outcome_frees_a_probe_slot_without_deciding() -> None:
+    b, clock = breaker()
+    trip(b)
+    clock.now += 5
+    assert b.allow()
+    assert not b.allow()
+    b.record_ignored()
+    assert b.state is BreakerState.HALF_OPEN
+    assert b.allow()
+
+
+def test_listeners_see_every_transition_in_order() -> None:
+    b, clock = breaker()
+    seen: list[tuple[str, str]] = []
+    b.listeners.append(lambda old, new, at: seen.append((old.value, new.value)))
+    trip(b)
+    clock.now += 5
+    assert b.allow()
+    b.record_failure()
+    clock.now += 5
+    assert b.allow()
+    b.record_success()
+    assert seen == [
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "open"),
+        ("open", "half_open"),
+        ("half_open", "closed"),
+    ]
+
+
+async def test_under_concurrency_the_half_open_gate_admits_exactly_the_probe_budget() -> None:
+    b, clock = breaker(half_open_max_calls=3)
+    trip(b)
+    clock.now += 5
+    admitted = 0
+    release = asyncio.Event()
+
+    async def call() -> None:
+        nonlocal admitted
+        if not b.allow():
+            return
+        admitted += 1
+        await release.wait()  # every probe is in flight at once
+        b.record_success()
+
+    tasks = [asyncio.create_task(call()) for _ in range(50)]
+    await asyncio.sleep(0)
+    assert admitted == 3 and b.snapshot().rejections == 47
+    release.set()
+    await asyncio.gather(*tasks)
+    assert b.state is BreakerState.CLOSED
