@@ -35,20 +35,24 @@ from reference.gateway.services.routing import RouteTable, load_routes
 
 __all__ = ["BACKENDS", "ServiceContainer", "UnknownBackendError", "create_container"]
 
-BackendFactory = Callable[[Mapping[str, FunctionEntity]], InvocationBackend]
+BackendFactory = Callable[[GatewaySettings, Mapping[str, FunctionEntity]], InvocationBackend]
 
 
 class UnknownBackendError(ValueError):
     """``settings.backend`` names no known backend."""
 
 
-def _process_backend(functions: Mapping[str, FunctionEntity]) -> InvocationBackend:
+def _process_backend(
+    settings: GatewaySettings, functions: Mapping[str, FunctionEntity]
+) -> InvocationBackend:
     from reference.gateway.backends.process import ProcessBackend
 
-    return ProcessBackend(functions)
+    return ProcessBackend(functions, ready_timeout=settings.worker_ready_timeout)
 
 
-def _inprocess_backend(functions: Mapping[str, FunctionEntity]) -> InvocationBackend:
+def _inprocess_backend(
+    settings: GatewaySettings, functions: Mapping[str, FunctionEntity]
+) -> InvocationBackend:
     """Workers are the runtime's ASGI app in this process, reached through httpx.ASGITransport."""
     from reference.gateway.backends.inprocess import InProcessBackend
     from reference.runtime.app import create_app as create_runtime_app
@@ -119,7 +123,7 @@ def create_backend(
             f"unknown backend {settings.backend!r}; set GATEPROOF_BACKEND to one of "
             f"{', '.join(sorted(BACKENDS))}"
         ) from None
-    return factory(functions)
+    return factory(settings, functions)
 
 
 def create_container(

@@ -31,6 +31,9 @@ class GatewaySettings(BaseSettings):
     )
     functions_file: Path = CONFIG_DIR / "functions.yml"
     routing_file: Path = CONFIG_DIR / "routing.yml"
+    worker_ready_timeout: float = Field(
+        default=10.0, gt=0, description="Longest wait for a new worker process to serve."
+    )
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     max_background_invocations: int = Field(

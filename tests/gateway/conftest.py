@@ -1,0 +1,46 @@
+"""The ``make_gateway`` fixture: config files in tmp_path, the app driven through ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gateway_helpers import FUNCTIONS, ROUTING, Gateway, GatewayFactory
+
+from reference.gateway.backends.base import InvocationBackend
+from reference.gateway.core.factory import create_container
+from reference.gateway.core.settings import GatewaySettings
+from reference.gateway.main import create_app
+
+
+@pytest.fixture
+def make_gateway(tmp_path: Path) -> GatewayFactory:
+    """``async with make_gateway(functions=..., backend=..., **settings) as gw:``."""
+
+    @asynccontextmanager
+    async def factory(
+        *,
+        functions: str = FUNCTIONS,
+        routing: str = ROUTING,
+        backend: InvocationBackend | None = None,
+        **settings: Any,
+    ) -> AsyncIterator[Gateway]:
+        (tmp_path / "functions.yml").write_text(functions)
+        (tmp_path / "routing.yml").write_text(routing)
+        config = GatewaySettings(
+            functions_file=tmp_path / "functions.yml",
+            routing_file=tmp_path / "routing.yml",
+            **{"backend": "inprocess", "access_log": False, **settings},
+        )
+        container = create_container(config, backend=backend)
+        app = create_app(config, container=container)
+        transport = httpx.ASGITransport(app)
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+                yield Gateway(app, client, container)
+
+    return factory
