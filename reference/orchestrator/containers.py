@@ -192,7 +192,11 @@ class ContainerManager:
                 image,
                 detach=True,
                 name=name,
-                labels={LABEL: self.settings.instance, FUNCTION_LABEL: function},
+                labels={
+                    **self.settings.extra_labels,
+                    LABEL: self.settings.instance,
+                    FUNCTION_LABEL: function,
+                },
                 environment={"GATEPROOF_FUNCTION": function, **env},
                 ports={port_key: (self.settings.publish_host, None)},
             )

@@ -20,6 +20,10 @@ class OrchestratorSettings(BaseSettings):
         description="Value of the label on every container it makes; it only ever "
         "removes containers carrying this label and value.",
     )
+    extra_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="More labels for every container (JSON), e.g. to let a test suite find them.",
+    )
     default_image: str = "gateproof/runtime:latest"
     container_port: int = Field(default=8080, ge=1, le=65535)
     publish_host: str = Field(

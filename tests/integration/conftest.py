@@ -1,0 +1,133 @@
+"""Real Docker, real Redis: the fixtures every integration test stands on.
+
+Without an engine the whole suite skips with one line saying how to enable
+it; with ``CI=true`` a missing engine is a failure (CI must run these). The
+images are built (idempotently) once per session. Every container the suite
+makes carries the label ``org.gateproof.suite=integration`` and is removed at
+the start (leftovers of a crashed run) and at the end, pass or fail.
+"""
+
+from __future__ import annotations
+
+import os
+
+# testcontainers reads these at import: the reaper image cannot be pulled here,
+# and docker_host makes it reach containers through the published port on localhost.
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from gateproof.docker.cleanup import SUITE_LABEL, remove_labelled, suite_labels
+from gateproof.docker.engine import (
+    EngineUnavailableError,
+    enable_hint,
+    engine_answers,
+    ensure_engine,
+)
+from gateproof.docker.images import build_all
+from gateproof.docker.orchestrator_process import OrchestratorProcess
+from gateproof.docker.redis_server import RedisServer
+
+SUITE = "integration"
+LABELS = suite_labels(SUITE)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not IN_CI and not engine_answers():
+        return f"integration: no Docker engine answers, the suite is skipped; {enable_hint()}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """The engine (started here in CI when none answers), or one skip line locally."""
+    try:
+        status = ensure_engine(allow_start=IN_CI)
+    except EngineUnavailableError as error:
+        if IN_CI:
+            pytest.fail(f"CI=true but no Docker engine: {error}", pytrace=False)
+        pytest.skip(
+            f"integration suite needs Docker: {enable_hint()}, then `gateproof images`; "
+            f"CI=true makes this a failure"
+        )
+    if status.started:
+        print(status.describe())
+    client = docker.from_env()
+    remove_labelled(client, SUITE_LABEL, SUITE)  # leftovers of an earlier run
+    try:
+        yield client
+    finally:
+        remove_labelled(client, SUITE_LABEL, SUITE)
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def images(docker_client: docker.DockerClient) -> None:
+    """Base, runtime, orchestrator and redis images; a no-op when up to date."""
+    build_all(log=lambda line: None)
+
+
+@pytest.fixture(autouse=True)
+def _remove_containers_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "docker_client" in request.fixturenames:
+        client = request.getfixturevalue("docker_client")
+        remove_labelled(client, SUITE_LABEL, SUITE)
+
+
+# -- Redis ------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_server(images: None) -> Iterator[RedisServer]:
+    server = RedisServer(LABELS).start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+# -- orchestrator -------------------------------------------------------------
+
+OrchestratorFactory = Callable[..., OrchestratorProcess]
+
+
+@pytest.fixture
+def orchestrator_factory(images: None, tmp_path: Path) -> Iterator[OrchestratorFactory]:
+    """Start local orchestrator processes labelled for this suite; all stopped afterwards."""
+    started: list[OrchestratorProcess] = []
+
+    def start(instance: str = "itest", **settings: object) -> OrchestratorProcess:
+        settings.setdefault("ready_timeout", 20)
+        process = OrchestratorProcess(
+            instance=instance,
+            labels=LABELS,
+            log_path=tmp_path / f"orchestrator-{instance}-{len(started)}.log",
+            **settings,
+        )
+        started.append(process)
+        return process.start()
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
+
+
+@pytest.fixture
+def orchestrator(orchestrator_factory: OrchestratorFactory) -> OrchestratorProcess:
+    return orchestrator_factory()
