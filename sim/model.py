@@ -30,7 +30,7 @@ from sim.distributions import arrival_times, sampler, uniform
 from sim.histogram import LatencyHistogram
 from sim.pool import SimPool
 
-__all__ = ["MAX_SERIES_POINTS", "TraceRecord", "run_replication"]
+__all__ = ["MAX_SERIES_POINTS", "Trace", "TraceRecord", "run_replication"]
 
 MAX_SERIES_POINTS = 3600  # time-series buckets are widened beyond this, so memory stays flat
 _MAX_TRANSITIONS = 1000
@@ -50,6 +50,15 @@ class TraceRecord:
     outcome: str = "pending"  # served, error, timeout, rejected, provision_error
     wait: float | None = None
     worker: int | None = None
+    service: float | None = None
+
+
+@dataclass
+class Trace:
+    """Every request's fate and every cold start drawn, to replay on the real pool."""
+
+    requests: list[TraceRecord] = field(default_factory=list)
+    cold_starts: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,6 +109,7 @@ class _Request:
         if self.record is not None:
             self.record.wait = wait
             self.record.worker = worker
+            self.record.service = service
         fn.env.timeout(service).callbacks.append(self.finish)
 
     def finish(self, _event: simpy.Event) -> None:
@@ -171,7 +181,7 @@ class _FunctionModel:
         seeds: np.random.SeedSequence,
         series_bucket: float,
         series_count: int,
-        trace: list[TraceRecord] | None,
+        trace: Trace | None,
     ) -> None:
         streams = [np.random.default_rng(s) for s in seeds.spawn(5)]
         self.env = env
@@ -185,9 +195,10 @@ class _FunctionModel:
         if spec.provision_failure_rate > 0:
             draw, rate = uniform(streams[3]), spec.provision_failure_rate
             provision_fails = lambda: draw() < rate  # noqa: E731
-        self.pool = SimPool(
-            env, spec.scaling, sampler(spec.cold_start, streams[1]), provision_fails
-        )
+        cold_start = sampler(spec.cold_start, streams[1])
+        if trace is not None:
+            cold_start = _logged(cold_start, trace.cold_starts.setdefault(name, []))
+        self.pool = SimPool(env, spec.scaling, cold_start, provision_fails)
         self.pool.warm(spec.scaling.min_capacity)
         self.breaker: CircuitBreaker | None = None
         self.transitions: list[tuple[float, str]] = []
@@ -240,7 +251,7 @@ class _FunctionModel:
         record = None
         if self._trace is not None:
             record = TraceRecord(self.name, now)
-            self._trace.append(record)
+            self._trace.requests.append(record)
         if self.breaker is not None and not self.breaker.allow():
             self.series.counters[_REJECTIONS][self.bucket_of(now)] += 1
             if measured:
@@ -310,6 +321,15 @@ class _FunctionModel:
         }
 
 
+def _logged(draw: Callable[[], float], log: list[float]) -> Callable[[], float]:
+    def logged() -> float:
+        value = draw()
+        log.append(value)
+        return value
+
+    return logged
+
+
 def _histogram_stats(prefix: str, histogram: LatencyHistogram) -> dict[str, float]:
     return {
         f"{prefix}_mean": histogram.mean,
@@ -323,13 +343,13 @@ def run_replication(
     scenario: Scenario,
     seed: np.random.SeedSequence | int,
     *,
-    trace: list[TraceRecord] | None = None,
+    trace: Trace | None = None,
 ) -> dict[str, Any]:
     """Simulate the scenario once; returns plain data (picklable, JSON-able).
 
     Each function draws from its own child of ``seed``, so adding a function
-    does not change the random numbers of the others. Pass a list as ``trace``
-    to get one :class:`TraceRecord` per request (memory then grows with the run).
+    does not change the random numbers of the others. Pass a :class:`Trace` to
+    get one record per request and every cold start (memory then grows with the run).
     """
     seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     env = simpy.Environment()
