@@ -19,14 +19,14 @@ from reference.gateway.main import create_app
 
 @pytest.fixture
 def make_gateway(tmp_path: Path) -> GatewayFactory:
-    """``async with make_gateway(functions=..., backend=..., **settings) as gw:``."""
+    """``async with make_gateway(functions=..., with_backend=..., **settings) as gw:``."""
 
     @asynccontextmanager
     async def factory(
         *,
         functions: str = FUNCTIONS,
         routing: str = ROUTING,
-        backend: InvocationBackend | None = None,
+        with_backend: InvocationBackend | None = None,
         **settings: Any,
     ) -> AsyncIterator[Gateway]:
         (tmp_path / "functions.yml").write_text(functions)
@@ -36,7 +36,7 @@ def make_gateway(tmp_path: Path) -> GatewayFactory:
             routing_file=tmp_path / "routing.yml",
             **{"backend": "inprocess", "access_log": False, **settings},
         )
-        container = create_container(config, backend=backend)
+        container = create_container(config, backend=with_backend)
         app = create_app(config, container=container)
         transport = httpx.ASGITransport(app)
         async with app.router.lifespan_context(app):

@@ -154,7 +154,7 @@ async def test_trace_headers_reach_the_worker_and_hop_by_hop_headers_do_not_retu
         headers = {"Connection": "x-private", "X-Private": "1", "Keep-Alive": "5", "X-Kept": "yes"}
         return httpx.Response(200, json={"ok": 1}, headers=headers)
 
-    async with make_gateway(backend=mock_backend(worker)) as gw:
+    async with make_gateway(with_backend=mock_backend(worker)) as gw:
         trace = {
             "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             "X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793",
@@ -183,7 +183,7 @@ async def test_an_event_invocation_is_202_runs_in_the_background_and_is_bounded(
         await gate.wait()
         return httpx.Response(200, json={})
 
-    async with make_gateway(backend=mock_backend(worker), max_background_invocations=1) as gw:
+    async with make_gateway(with_backend=mock_backend(worker), max_background_invocations=1) as gw:
         headers = {"X-Amz-Invocation-Type": "Event"}
         first = await gw.client.post(invoke_url("echo"), content=b'{"n":1}', headers=headers)
         assert first.status_code == 202 and first.content == b""
@@ -233,7 +233,7 @@ async def test_an_unexpected_error_is_a_json_500_without_a_stack_trace(
 
     backend = BrokenRelease(SCALING, transport_factory=lambda n: httpx.MockTransport(
         lambda r: httpx.Response(200, json={})))  # fmt: skip
-    async with make_gateway(backend=backend) as gw:
+    async with make_gateway(with_backend=backend) as gw:
         response = await gw.client.post(invoke_url("echo"), json={})
         assert response.status_code == 500 and error_code(response) == "internal_error"
         assert "Traceback" not in response.text and "bug in a backend" not in response.text
