@@ -91,6 +91,7 @@ class WorkerSpawner:
         self.host = host
         self._python = python
         self._processes: dict[str, asyncio.subprocess.Process] = {}  # worker id -> process
+        self._function_of: dict[str, str] = {}  # worker id -> function
         self._starting: set[asyncio.subprocess.Process] = set()
 
     async def spawn(self, entity: FunctionEntity) -> WorkerInfo:
@@ -111,26 +112,33 @@ class WorkerSpawner:
             meta={"pid": process.pid, "port": port},
         )
         self._processes[worker.id] = process
+        self._function_of[worker.id] = entity.name
         return worker
 
     def is_alive(self, worker: WorkerInfo) -> bool:
         process = self._processes.get(worker.id)
         return process is not None and process.returncode is None
 
-    def child_pids(self) -> list[int]:
-        """Process ids of every child not yet reaped, starting ones included."""
-        processes = [*self._processes.values(), *self._starting]
+    def child_pids(self, function: str | None = None) -> list[int]:
+        """Pids of children not yet reaped: all (starting ones too), or one function's."""
+        if function is None:
+            processes = [*self._processes.values(), *self._starting]
+        else:
+            processes = [p for w, p in self._processes.items() if self._function_of[w] == function]
         return [p.pid for p in processes if p.returncode is None]
 
     async def kill(self, *workers: WorkerInfo) -> None:
         """Kill the workers' processes; a worker already killed is skipped."""
         processes = [self._processes.pop(w.id, None) for w in workers]
+        for worker in workers:
+            self._function_of.pop(worker.id, None)
         await asyncio.gather(*(_kill_process(p) for p in processes if p is not None))
 
     async def kill_all(self) -> None:
         """Kill every child, ready or starting: nothing outlives the spawner's owner."""
         leftovers = [*self._processes.values(), *self._starting]
         self._processes.clear()
+        self._function_of.clear()
         self._starting.clear()
         await asyncio.gather(*(_kill_process(process) for process in leftovers))
 
