@@ -23,22 +23,29 @@ __all__ = ["create_app"]
 def create_app(
     settings: GatewaySettings | None = None, *, container: ServiceContainer | None = None
 ) -> FastAPI:
-    """A gateway app; its lifespan starts and stops the container's services."""
+    """A gateway app; its lifespan starts and stops the container's services.
+
+    Without ``container`` the app builds its own (config errors surface here,
+    not at the first request) and a fresh one for every later lifespan, so a
+    test client may start and stop the app many times.
+    """
     settings = settings or (container.settings if container else GatewaySettings())
-    container = container or create_container(settings)
+    owns_container = container is None
+    first = container or create_container(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with container:
+        if owns_container and app.state.container.entered:
+            app.state.container = create_container(settings)
+        async with app.state.container:
             yield
 
     app = FastAPI(title="gateproof reference gateway", version="0.1.0", lifespan=lifespan)
-    app.state.container = container
+    app.state.container = first
     install_error_handlers(app)
     app.add_middleware(
         GatewayMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        metrics=container.metrics,
         access_log=settings.access_log,
     )
     if settings.access_log:

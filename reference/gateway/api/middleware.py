@@ -42,12 +42,9 @@ class InternalError(GatewayError):
 
 
 class GatewayMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, metrics: GatewayMetrics, access_log: bool
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.metrics = metrics
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -98,7 +95,8 @@ class GatewayMiddleware:
 
     def _record(self, scope: Scope, request_id: str, status: int, duration: float) -> None:
         function = scope["state"].get("function")
-        self.metrics.observe(function or "-", status, duration)
+        metrics: GatewayMetrics = scope["app"].state.container.metrics
+        metrics.observe(function or "-", status, duration)
         if self.access_log:
             log_access(request_id, scope["method"], scope["path"], function, status, duration)
 

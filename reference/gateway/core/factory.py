@@ -88,11 +88,15 @@ class ServiceContainer:
     rate_limiter: RateLimiter
     metrics: GatewayMetrics
     started_at: float = field(default_factory=time.time)
+    entered: bool = False
 
     def pool_stats(self) -> dict[str, PoolStats]:
         return pool_stats(self.backend)
 
     async def __aenter__(self) -> Self:
+        if self.entered:
+            raise RuntimeError("a ServiceContainer serves one lifespan; create_container() anew")
+        self.entered = True
         await self.backend.__aenter__()
         return self
 
