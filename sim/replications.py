@@ -19,7 +19,7 @@ from scenarios.schema import Scenario
 from sim.model import run_replication
 from sim.results import SimResult, summarise
 
-__all__ = ["run_replications", "simulate"]
+__all__ = ["run_jobs", "run_replications", "simulate"]
 
 
 def run_replications(
@@ -32,29 +32,35 @@ def run_replications(
 ) -> list[dict[str, Any]]:
     """Replication results in replication order; in-process when ``workers`` is 1."""
     seeds = np.random.SeedSequence(seed).spawn(replications)
-    workers = min(replications, workers or os.cpu_count() or 1)
+    jobs = [(scenario, child) for child in seeds]
+    return run_jobs(jobs, workers=workers, progress=progress, desc=f"{scenario.name}: replications")
+
+
+def run_jobs(
+    jobs: list[tuple[Scenario, np.random.SeedSequence]],
+    *,
+    workers: int | None = None,
+    progress: bool = False,
+    desc: str = "replications",
+) -> list[dict[str, Any]]:
+    """Run ``run_replication(scenario, seed)`` for each job over the cores, results in order."""
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
     bar = tqdm(
-        total=replications,
-        desc=f"{scenario.name}: replications",
-        unit="rep",
-        file=sys.stderr,
-        disable=not progress,
-        leave=False,
+        total=len(jobs), desc=desc, unit="rep", file=sys.stderr, disable=not progress, leave=False
     )
     with bar:
+        results = []
         if workers <= 1:
-            results = []
-            for child in seeds:
+            for scenario, child in jobs:
                 results.append(run_replication(scenario, child))
                 bar.update()
             return results
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_replication, scenario, child) for child in seeds]
-            results = []
+            futures = [pool.submit(run_replication, scenario, child) for scenario, child in jobs]
             for future in futures:
                 results.append(future.result())
                 bar.update()
-            return results
+        return results
 
 
 def simulate(

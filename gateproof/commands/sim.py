@@ -1,0 +1,140 @@
+"""`gateproof sim SCENARIO` and `gateproof sim calibrate FILE`.
+
+The first runs the capacity model: replications in parallel, ``sim.json`` and
+PNG plots in ``--out``, a summary table and the SLO verdict on stdout (exit 1
+on a breach). The second fits a service-time distribution to measured
+latencies and prints the scenario block to paste. One positional argument
+carries both forms, so a scenario path and the word ``calibrate`` share it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from gateproof.cli import EXIT_FAILED, EXIT_OK, UsageError
+
+DEFAULT_OUT = Path("reports/out/sim")
+
+DESCRIPTION = """\
+Simulate a scenario:   gateproof sim SCENARIO [--replications N] [--seed S]
+                                         [--set path=value ...] [--out DIR]
+Fit service times:     gateproof sim calibrate FILE [--family auto|lognormal|gamma|exponential]
+
+SCENARIO is a YAML file such as scenarios/steady.yaml. --set overrides one
+field by its dotted path (functions.echo.scaling.max_capacity=20); values are
+read as YAML. FILE is a JSON-lines access log with a duration_ms field per line,
+or a Locust *_stats_history.csv."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sim",
+        help="simulate a scenario's capacity, or calibrate service times from measurements",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("scenario", metavar="SCENARIO|calibrate", help="scenario YAML file")
+    parser.add_argument("file", nargs="?", metavar="FILE", help="measurements (calibrate only)")
+    add_run_options(parser)
+    parser.add_argument(
+        "--family",
+        default="auto",
+        choices=["auto", "lognormal", "gamma", "exponential"],
+        help="calibrate: distribution family (default: the best fit)",
+    )
+    parser.add_argument(
+        "--field", default="duration_ms", help="calibrate: JSON field in milliseconds"
+    )
+    parser.set_defaults(func=run)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `sim` and `plan`."""
+    parser.add_argument("--replications", "-n", type=int, help="default: the scenario's")
+    parser.add_argument("--seed", type=int, help="default: the scenario's")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario field (repeatable)",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}/")
+    parser.add_argument("--workers", type=int, help="processes (default: one per core)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def load(args: argparse.Namespace) -> Any:
+    """The scenario named on the command line, with overrides; bad input is a UsageError."""
+    from scenarios.loading import ScenarioError, load_scenario
+
+    if args.replications is not None and args.replications < 1:
+        raise UsageError("--replications must be at least 1")
+    try:
+        return load_scenario(args.scenario, args.overrides)
+    except ScenarioError as error:
+        raise UsageError(str(error)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.scenario == "calibrate" and args.file is not None:
+        return calibrate(args)
+    if args.file is not None:
+        raise UsageError(
+            f"unexpected argument {args.file!r}: give one scenario, "
+            f"or 'calibrate FILE' to fit service times"
+        )
+    from sim.plots import plot_run
+    from sim.replications import simulate
+    from sim.report import format_summary
+
+    scenario = load(args)
+    result = simulate(
+        scenario,
+        replications=args.replications,
+        seed=args.seed,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    out = ensure_out(args.out)
+    data = result.as_dict()
+    (out / "sim.json").write_text(json.dumps(_finite(data), indent=1))
+    plots = plot_run(data, out)
+    print(format_summary(result))
+    print(f"wrote {out / 'sim.json'} and {', '.join(p.name for p in plots)}")
+    return EXIT_OK if result.slo_met else EXIT_FAILED
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    from sim.calibrate import CalibrationError, calibrate
+
+    try:
+        fit = calibrate(args.file, family=args.family, field=args.field)
+    except CalibrationError as error:
+        raise UsageError(str(error)) from None
+    print(fit.yaml_block())
+    return EXIT_OK
+
+
+def ensure_out(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create output directory {out}: {error.strerror}") from None
+    return out
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: empty statistics become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,147 @@
+"""Fit a service-time distribution to measured latencies and write the scenario block.
+
+Two sources: the gateway's JSON-lines access log (one object per line with a
+``duration_ms`` field: raw samples, fitted by maximum likelihood with scipy
+and the best family chosen by the Kolmogorov-Smirnov distance), or a Locust
+``*_stats_history.csv`` (percentiles only: a lognormal is fitted to them by
+least squares of log-latency on the normal quantile, log q_p = mu + sigma z_p).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["CalibrationError", "Fit", "calibrate", "fit_percentiles", "fit_samples"]
+
+FAMILIES = ("lognormal", "gamma", "exponential")
+
+
+class CalibrationError(ValueError):
+    """The file cannot be read as latencies; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Fit:
+    family: str
+    params: dict[str, float]  # the scenario's own fields for this kind
+    ks_distance: float | None
+    samples: int
+    note: str
+
+    def yaml_block(self, key: str = "service") -> str:
+        fields = ", ".join(f"{name}: {value:.6g}" for name, value in self.params.items())
+        return f"# {self.note}\n{key}: {{kind: {self.family}, {fields}}}"
+
+
+def calibrate(path: str | Path, *, family: str = "auto", field: str = "duration_ms") -> Fit:
+    """Fit from a JSON-lines access log, or from a Locust stats history (``.csv``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CalibrationError(f"{path}: no such file")
+    if path.suffix == ".csv":
+        return fit_percentiles(*_locust_percentiles(path), source=path.name)
+    return fit_samples(_access_log(path, field), family=family, source=path.name)
+
+
+def _access_log(path: Path, field: str) -> np.ndarray:
+    values = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            value = float(record[field])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise CalibrationError(
+                f"{path}:{number}: expected a JSON object with a numeric {field!r} field "
+                f"(milliseconds) on every line"
+            ) from None
+        if value > 0:
+            values.append(value / 1000)
+    if len(values) < 10:
+        raise CalibrationError(f"{path}: {len(values)} positive durations; need at least 10")
+    return np.asarray(values)
+
+
+def fit_samples(seconds: np.ndarray, *, family: str = "auto", source: str = "samples") -> Fit:
+    """Maximum-likelihood fits of each family; the smallest KS distance wins under ``auto``."""
+    candidates = FAMILIES if family == "auto" else (family,)
+    if family not in (*FAMILIES, "auto"):
+        raise CalibrationError(
+            f"unknown family {family!r}; choose one of auto, {', '.join(FAMILIES)}"
+        )
+    fits = {}
+    for name in candidates:
+        if name == "lognormal":
+            sigma, _, scale = stats.lognorm.fit(seconds, floc=0)
+            dist = stats.lognorm(sigma, 0, scale)
+            median = scale
+            params = {"median": median, "p99": float(dist.ppf(0.99))}
+        elif name == "gamma":
+            shape, _, scale = stats.gamma.fit(seconds, floc=0)
+            dist = stats.gamma(shape, 0, scale)
+            params = {"shape": shape, "scale": scale}
+        else:
+            _, scale = stats.expon.fit(seconds, floc=0)
+            dist = stats.expon(0, scale)
+            params = {"mean": scale}
+        fits[name] = (float(stats.kstest(seconds, dist.cdf).statistic), params)
+    best = min(fits, key=lambda name: fits[name][0])
+    others = ", ".join(f"{n} {d:.3f}" for n, (d, _) in fits.items() if n != best)
+    note = (
+        f"fitted from {source}: {len(seconds)} samples, mean {seconds.mean() * 1000:.1f} ms, "
+        f"p99 {np.percentile(seconds, 99) * 1000:.1f} ms; {best} (KS distance {fits[best][0]:.3f}"
+        + (f"; {others})" if others else ")")
+    )
+    return Fit(best, fits[best][1], fits[best][0], len(seconds), note)
+
+
+def _locust_percentiles(path: Path) -> tuple[list[float], list[float]]:
+    """Median over the rows of each percentile column of the Aggregated line, in seconds."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows = [r for r in rows if r.get("Name") == "Aggregated"] or rows
+    columns = [
+        c
+        for c in (rows[0] if rows else {})
+        if c.endswith("%") and c[:-1].replace(".", "").isdigit()
+    ]
+    if not rows or not columns:
+        raise CalibrationError(
+            f"{path}: not a Locust stats history (expected columns such as '50%', '99%' "
+            f"and rows named 'Aggregated'; use the *_stats_history.csv file)"
+        )
+    levels, quantiles = [], []
+    for column in columns:
+        values = [
+            float(r[column]) for r in rows if r[column] not in ("", "N/A") and float(r[column]) > 0
+        ]
+        level = float(column[:-1]) / 100
+        if values and 0 < level < 1:
+            levels.append(level)
+            quantiles.append(float(np.median(values)) / 1000)
+    if len(levels) < 2:
+        raise CalibrationError(f"{path}: fewer than two usable percentile columns")
+    return levels, quantiles
+
+
+def fit_percentiles(levels: list[float], quantiles: list[float], *, source: str) -> Fit:
+    """A lognormal through measured percentiles: least squares of log q on the normal quantile."""
+    z = stats.norm.ppf(levels)
+    sigma, mu = np.polyfit(z, np.log(quantiles), 1)
+    if sigma <= 0:
+        raise CalibrationError(f"{source}: percentiles do not increase; cannot fit a distribution")
+    median = math.exp(mu)
+    p99 = math.exp(mu + sigma * stats.norm.ppf(0.99))
+    note = (
+        f"fitted from {source}: lognormal through {len(levels)} percentiles "
+        f"(median {median * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms)"
+    )
+    return Fit("lognormal", {"median": median, "p99": p99}, None, 0, note)
