@@ -67,8 +67,12 @@ def _load_prctl() -> object | None:
 _prctl = _load_prctl()  # looked up now: nothing may take a lock between fork and exec
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Runs in the child between fork and exec: SIGKILL it when the parent dies."""
+def _prepare_child(parent_pid: int) -> None:
+    """Runs in the child between fork and exec: lead a process group, die with the parent.
+
+    ``setpgid`` is done here rather than with ``process_group=``, which uvloop refuses.
+    """
+    os.setpgid(0, 0)
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # type: ignore[operator]
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
@@ -160,8 +164,7 @@ class WorkerSpawner:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
-            process_group=0,
-            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+            preexec_fn=functools.partial(_prepare_child, os.getpid()),
         )
 
     async def _wait_ready(self, function: str, process: asyncio.subprocess.Process) -> int:
