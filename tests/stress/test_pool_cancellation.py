@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 # A deadline may fire a little late on a loaded machine, never early.
-TIMEOUT = 0.05
+TIMEOUT = 0.02
 LATE_MARGIN = 0.5
 
 
