@@ -75,6 +75,12 @@ def docker_client() -> Iterator[docker.DockerClient]:
 
 
 @pytest.fixture(scope="session")
+def labels() -> dict[str, str]:
+    """Labels for any container a test makes by hand: the suite removes them afterwards."""
+    return dict(LABELS)
+
+
+@pytest.fixture(scope="session")
 def images(docker_client: docker.DockerClient) -> None:
     """Base, runtime, orchestrator and redis images; a no-op when up to date."""
     build_all(log=lambda line: None)
@@ -105,9 +111,7 @@ def redis_server(images: None) -> Iterator[RedisServer]:
 OrchestratorFactory = Callable[..., OrchestratorProcess]
 
 
-@pytest.fixture
-def orchestrator_factory(images: None, tmp_path: Path) -> Iterator[OrchestratorFactory]:
-    """Start local orchestrator processes labelled for this suite; all stopped afterwards."""
+def _orchestrators(logs: Path) -> tuple[OrchestratorFactory, list[OrchestratorProcess]]:
     started: list[OrchestratorProcess] = []
 
     def start(instance: str = "itest", **settings: object) -> OrchestratorProcess:
@@ -115,12 +119,19 @@ def orchestrator_factory(images: None, tmp_path: Path) -> Iterator[OrchestratorF
         process = OrchestratorProcess(
             instance=instance,
             labels=LABELS,
-            log_path=tmp_path / f"orchestrator-{instance}-{len(started)}.log",
+            log_path=logs / f"orchestrator-{instance}-{len(started)}.log",
             **settings,
         )
         started.append(process)
         return process.start()
 
+    return start, started
+
+
+@pytest.fixture
+def orchestrator_factory(images: None, tmp_path: Path) -> Iterator[OrchestratorFactory]:
+    """Start local orchestrator processes labelled for this suite; all stopped afterwards."""
+    start, started = _orchestrators(tmp_path)
     try:
         yield start
     finally:
@@ -128,6 +139,15 @@ def orchestrator_factory(images: None, tmp_path: Path) -> Iterator[OrchestratorF
             process.stop()
 
 
-@pytest.fixture
-def orchestrator(orchestrator_factory: OrchestratorFactory) -> OrchestratorProcess:
-    return orchestrator_factory()
+@pytest.fixture(scope="module")
+def orchestrator(
+    images: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OrchestratorProcess]:
+    """One orchestrator (instance ``itest``) shared by a module's tests; each test's
+    containers are still removed after it."""
+    start, started = _orchestrators(tmp_path_factory.mktemp("orchestrator"))
+    try:
+        yield start()
+    finally:
+        for process in started:
+            process.stop()

@@ -1,0 +1,241 @@
+"""Workers are containers, started and removed by the orchestrator over HTTP.
+
+The gateway never talks to Docker: a pool's provision callback asks the
+orchestrator for one container (``POST /containers/provision``) and eviction
+gives it back (``DELETE``). On entry the backend adopts the workers the
+orchestrator reports as running (``GET /containers/sync``), so a restarted
+gateway reuses warm containers instead of starting new ones. A
+:class:`~reference.gateway.services.janitor.Janitor` then heartbeats every
+worker, forgets idle ones the orchestrator reports gone, prunes workers idle
+past ``idle_timeout`` and retries deletions that failed while the
+orchestrator was down.
+
+While the orchestrator is down, acquiring a worker that needs a cold start
+raises :class:`OrchestratorUnavailableError` (the gateway answers 503
+``backend_unavailable``); warm workers keep serving. Nothing needs a restart
+when it returns: the next provision simply succeeds.
+
+    async with DockerBackend(functions, orchestrator_url="http://127.0.0.1:8081") as backend:
+        worker = await backend.acquire_worker("echo")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reference.gateway.backends.base import WorkerInfo
+from reference.gateway.models import FunctionEntity
+from reference.gateway.services.janitor import Janitor
+from reference.gateway.services.orchestrator_client import (
+    HeartbeatClient,
+    OrchestratorUnavailableError,
+    ProvisionClient,
+    ProvisionFailedError,
+    RemoteWorker,
+)
+from reference.gateway.services.pool import PoolManager
+
+__all__ = [
+    "DockerBackend",
+    "DockerBackendSettings",
+    "OrchestratorUnavailableError",
+    "ProvisionFailedError",
+]
+
+log = logging.getLogger(__name__)
+
+
+class DockerBackendSettings(BaseSettings):
+    """``GATEPROOF_DOCKER_ORCHESTRATOR_URL`` and friends."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEPROOF_DOCKER_", extra="ignore", frozen=True)
+
+    orchestrator_url: str = "http://127.0.0.1:8081"
+    heartbeat_interval: float = Field(default=5.0, gt=0)
+    provision_timeout: float = Field(default=30.0, gt=0)
+    adopt: bool = True
+
+
+class DockerBackend:
+    """An :class:`InvocationBackend` over the orchestrator."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, FunctionEntity],
+        *,
+        orchestrator_url: str = "http://127.0.0.1:8081",
+        heartbeat_interval: float = 5.0,
+        provision_timeout: float = 30.0,
+        adopt: bool = True,
+    ) -> None:
+        self.functions = dict(functions)
+        self.provisioner = ProvisionClient(orchestrator_url, timeout=provision_timeout)
+        self.heartbeats = HeartbeatClient(orchestrator_url)
+        self.pools: PoolManager[WorkerInfo] = PoolManager(self._provision)
+        for name, function in self.functions.items():
+            self.pools.add(name, function.scaling)
+        self.janitor = Janitor(self.housekeeping, heartbeat_interval)
+        self._adopt = adopt
+        self._workers: dict[str, WorkerInfo] = {}  # container id -> worker we hold
+        self._busy: set[str] = set()
+        self._doomed: set[str] = set()  # container ids to delete once the orchestrator answers
+        self.orchestrator_down = False
+
+    @classmethod
+    def from_env(cls, functions: Mapping[str, FunctionEntity]) -> DockerBackend:
+        settings = DockerBackendSettings()
+        return cls(
+            functions,
+            orchestrator_url=settings.orchestrator_url,
+            heartbeat_interval=settings.heartbeat_interval,
+            provision_timeout=settings.provision_timeout,
+            adopt=settings.adopt,
+        )
+
+    # -- the InvocationBackend contract ------------------------------------------
+
+    async def acquire_worker(self, function: str) -> WorkerInfo:
+        worker = await self.pools.acquire(function)
+        self._busy.add(_container_id(worker))
+        return worker
+
+    async def release_worker(self, function: str, worker: WorkerInfo) -> None:
+        self.pools.release(function, worker)
+        self._busy.discard(_container_id(worker))
+
+    async def evict_worker(self, function: str, worker: WorkerInfo) -> None:
+        if self.pools.evict(function, worker):
+            await self._destroy(worker)
+
+    async def __aenter__(self) -> Self:
+        if self._adopt:
+            await self.adopt_running()
+        await self.pools.start()
+        self.janitor.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.janitor.aclose()
+        try:
+            drained = await self.pools.drain()
+            workers = [w for ws in drained.values() for w in ws]
+            await asyncio.gather(*(self._destroy(w) for w in workers))
+        finally:
+            await self.detach()
+
+    async def detach(self) -> None:
+        """Stop housekeeping and close the clients, leaving containers running.
+
+        What a gateway that dies does; the next one adopts the containers.
+        """
+        await self.janitor.aclose()
+        await self.provisioner.aclose()
+        await self.heartbeats.aclose()
+
+    # -- workers ------------------------------------------------------------------
+
+    def _track(self, remote: RemoteWorker) -> WorkerInfo:
+        worker = WorkerInfo(
+            id=remote.name,
+            function=remote.function,
+            url=remote.url,
+            meta={"container_id": remote.id, "name": remote.name},
+        )
+        self._workers[remote.id] = worker
+        return worker
+
+    async def _provision(self, function: str) -> WorkerInfo:
+        spec = self.functions[function]
+        try:
+            remote = await self.provisioner.provision(
+                function, 1, image=spec.image, env=dict(spec.environment)
+            )
+        except OrchestratorUnavailableError:
+            self._note_down()
+            raise
+        self._note_up()
+        return self._track(remote[0])
+
+    async def adopt_running(self) -> int:
+        """Take in the containers the orchestrator runs; delete those no pool can hold."""
+        try:
+            running = await self.provisioner.sync()
+        except OrchestratorUnavailableError as error:
+            log.warning("docker backend: nothing adopted, %s", error)
+            self._note_down()
+            return 0
+        by_function: dict[str, list[WorkerInfo]] = {}
+        for remote in running:
+            if remote.id in self._workers:
+                continue
+            by_function.setdefault(remote.function, []).append(self._track(remote))
+        adopted = 0
+        for function, workers in by_function.items():
+            kept = self.pools.pool(function).adopt(workers) if function in self.functions else []
+            adopted += len(kept)
+            extra = [w for w in workers if all(w is not k for k in kept)]
+            await asyncio.gather(*(self._destroy(w) for w in extra))
+        if adopted:
+            log.info("docker backend: adopted %d running workers", adopted)
+        return adopted
+
+    async def _destroy(self, worker: WorkerInfo) -> None:
+        container_id = _container_id(worker)
+        self._workers.pop(container_id, None)
+        self._busy.discard(container_id)
+        try:
+            await self.provisioner.delete(container_id)
+        except OrchestratorUnavailableError:
+            self._doomed.add(container_id)  # retried by the janitor
+            self._note_down()
+
+    # -- housekeeping -------------------------------------------------------------
+
+    async def housekeeping(self) -> None:
+        """One janitor round: prune idle, heartbeat, forget the gone, retry deletions."""
+        for pruned in self.pools.prune_idle().values():
+            for worker in pruned:
+                await self._destroy(worker)
+        try:
+            for container_id in list(self._doomed):
+                await self.provisioner.delete(container_id)
+                self._doomed.discard(container_id)
+            if not self._workers:
+                self._note_up()
+                return
+            _alive, missing = await self.heartbeats.heartbeat(list(self._workers))
+        except OrchestratorUnavailableError:
+            self._note_down()
+            return
+        self._note_up()
+        for container_id in missing:
+            worker = self._workers.get(container_id)
+            if worker is None or container_id in self._busy:
+                continue  # a busy worker that is gone fails its call and is evicted there
+            if self.pools.evict(worker.function, worker):
+                self._workers.pop(container_id, None)
+                log.info("docker backend: forgot %s, its container is gone", worker.id)
+
+    def _note_down(self) -> None:
+        if not self.orchestrator_down:
+            self.orchestrator_down = True
+            log.error("docker backend: the orchestrator is unreachable; cold starts fail with 503")
+
+    def _note_up(self) -> None:
+        if self.orchestrator_down:
+            self.orchestrator_down = False
+            log.warning("docker backend: the orchestrator answers again")
+
+    def worker_ids(self) -> list[str]:
+        """Container ids of every worker this backend holds."""
+        return list(self._workers)
+
+
+def _container_id(worker: WorkerInfo) -> str:
+    return str(worker.meta["container_id"])
