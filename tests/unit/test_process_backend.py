@@ -246,6 +246,23 @@ async def test_prune_idle_kills_workers_idle_past_their_timeout() -> None:
         await backend.release_worker("echo", second)
 
 
+def test_workers_start_serve_and_die_under_uvloop_as_under_uvicorn() -> None:
+    import uvloop
+
+    async def scenario() -> tuple[int, list[int]]:
+        async with ProcessBackend({"echo": entity("echo")}) as backend:
+            worker = await backend.acquire_worker("echo")
+            assert os.getpgid(worker.meta["pid"]) == worker.meta["pid"]  # leads its own group
+            async with httpx.AsyncClient(timeout=10) as http:
+                response = await invoke(http, worker, b'{"loop": "uvloop"}')
+            await backend.release_worker("echo", worker)
+            return response.status_code, backend.child_pids()
+
+    status, pids = uvloop.run(scenario())
+    assert status == 200
+    assert asyncio.run(wait_until_gone(pids))
+
+
 PARENT_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
@@ -260,16 +277,21 @@ PARENT_SCRIPT = textwrap.dedent(
         print(" ".join(str(w.meta["pid"]) for w in workers), flush=True)
         await asyncio.sleep(120)
 
-    asyncio.run(main())
+    if sys.argv[1] == "uvloop":
+        import uvloop
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
     """
 )
 
 
-def test_kill_9_of_the_gateway_process_leaves_no_worker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_kill_9_of_the_gateway_process_leaves_no_worker(tmp_path: Path, loop: str) -> None:
     script = tmp_path / "parent.py"
     script.write_text(PARENT_SCRIPT)
     parent = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True
+        [sys.executable, str(script), loop], stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True
     )
     try:
         assert parent.stdout is not None
