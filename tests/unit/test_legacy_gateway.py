@@ -347,3 +347,27 @@ async def test_defect_half_open_lets_a_burst_through_to_the_recovering_function(
     burst = await asyncio.gather(*(invoke(client, "sleep", {"sleep_ms": 300}) for _ in range(4)))
 
     assert [r.status_code for r in burst] == [200, 200, 200, 200]  # a fixed breaker admits 1
+
+
+async def test_defect_a_worker_that_died_idle_is_handed_out_and_its_request_fails(
+    gateway: Gateway,
+) -> None:
+    client = await gateway()
+    assert (await invoke(client, "echo", {"warm": True})).status_code == 200
+    (pid,) = state(client).spawner.child_pids("echo")
+    psutil.Process(pid).kill()
+    assert await eventually(lambda: not psutil.pid_exists(pid) or _zombie(pid))
+
+    unlucky = await invoke(client, "echo", {"n": 1})  # no liveness check before the hand-out
+    after = await invoke(client, "echo", {"n": 2})
+
+    assert unlucky.status_code == 502
+    assert unlucky.json()["code"] == "worker_error"
+    assert after.json() == {"n": 2}
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
