@@ -310,14 +310,17 @@ def stop_process_tree(process: subprocess.Popen[bytes], *, interrupt_first: bool
         escaped = psutil.Process(process.pid).children(recursive=True)
     except psutil.Error:
         escaped = []
-    steps = [(signal.SIGTERM, TERMINATE_GRACE_SECONDS), (signal.SIGKILL, TERMINATE_GRACE_SECONDS)]
-    if interrupt_first:
-        steps.insert(0, (signal.SIGINT, INTERRUPT_GRACE_SECONDS))
-    for signum, grace in steps:
+    if interrupt_first and process.poll() is None:
+        _signal_group(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=INTERRUPT_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+    for signum in (signal.SIGTERM, signal.SIGKILL):  # whatever outlived pytest, or pytest itself
         if _gone(process, 0):
             break
         _signal_group(process.pid, signum)
-        if _gone(process, grace):
+        if _gone(process, TERMINATE_GRACE_SECONDS):
             break
     for child in escaped:
         try:
