@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -93,17 +94,21 @@ async def serve(
         _watch_stdin(loop)
     if settings.cold_start_ms:
         await asyncio.sleep(settings.cold_start_ms / 1000)
+    options = {
+        "host": host,
+        "port": port,
+        "http": _http_impl(),
+        "lifespan": "off",
+        "access_log": False,
+        "log_level": log_level,
+        "server_header": False,  # two headers less per answer
+        "date_header": False,
+        "backlog": 2048,
+    }
+    accepted = inspect.signature(uvicorn.Config).parameters  # older uvicorns (Debian's) lack some
     config = uvicorn.Config(
         create_app(settings=settings, on_crash=_crash),
-        host=host,
-        port=port,
-        http=_http_impl(),
-        lifespan="off",
-        access_log=False,
-        log_level=log_level,
-        server_header=False,
-        date_header=False,
-        backlog=2048,
+        **{name: value for name, value in options.items() if name in accepted},
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
