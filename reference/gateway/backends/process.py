@@ -7,15 +7,16 @@ it in one ready line on stdout. A worker that exits or stays silent past
 ``ready_timeout`` is killed and the caller gets :class:`WorkerStartError`
 (the gateway answers 503)::
 
-    async with ProcessBackend(registry.functions) as backend:
+    async with ProcessBackend(functions) as backend:   # Mapping[str, FunctionEntity]
         worker = await backend.acquire_worker("echo")   # worker.url = http://127.0.0.1:PORT
         ...
         await backend.release_worker("echo", worker)
 
 No worker outlives the backend. Leaving ``async with`` kills every child.
 If the gateway itself dies (``kill -9`` included), each child gets SIGKILL
-from the kernel (``PR_SET_PDEATHSIG``, Linux) and also exits on its own when
-its stdin pipe, whose other end only the gateway holds, reaches end of file.
+from the kernel (``PR_SET_PDEATHSIG``, Linux; strictly, when the thread that
+spawned it ends, which is the event loop's thread) and also exits on its own
+when its stdin pipe, whose other end only the gateway holds, reaches EOF.
 Each child leads its own process group, so a kill reaches anything it forked,
 and a Ctrl-C at the terminal reaches the gateway only, which then cleans up.
 
