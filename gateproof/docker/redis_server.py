@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 
 import redis
-from testcontainers.core.container import DockerContainer
 
 from gateproof.docker.orchestrator_process import free_port
+from gateproof.docker.testcontainers_env import configure_testcontainers
 
 __all__ = ["REDIS_IMAGE", "RedisServer"]
 
@@ -22,6 +22,9 @@ class RedisServer:
     def __init__(self, labels: dict[str, str], image: str = REDIS_IMAGE) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        configure_testcontainers()  # before testcontainers reads its configuration
+        from testcontainers.core.container import DockerContainer
+
         self.container = DockerContainer(image, labels=labels)
         # docker's own port syntax: publish on loopback only
         self.container.ports["6379/tcp"] = ("127.0.0.1", self.port)  # type: ignore[assignment]

@@ -10,12 +10,6 @@ the start (leftovers of a crashed run) and at the end, pass or fail.
 from __future__ import annotations
 
 import os
-
-# testcontainers reads these at import: the reaper image cannot be pulled here,
-# and docker_host makes it reach containers through the published port on localhost.
-os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
-
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +26,11 @@ from gateproof.docker.engine import (
 from gateproof.docker.images import build_all
 from gateproof.docker.orchestrator_process import OrchestratorProcess
 from gateproof.docker.redis_server import RedisServer
+from gateproof.docker.testcontainers_env import configure_testcontainers
+
+# Ryuk off, docker_host connection mode, unless set already: before any test
+# imports testcontainers (RedisServer imports it lazily, after this too).
+configure_testcontainers()
 
 SUITE = "integration"
 LABELS = suite_labels(SUITE)
