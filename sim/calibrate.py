@@ -2,7 +2,8 @@
 
 Two sources: the gateway's JSON-lines access log (one object per line with a
 ``duration_ms`` field: raw samples, fitted by maximum likelihood with scipy
-and the best family chosen by the Kolmogorov-Smirnov distance), or a Locust
+and the best family chosen by the Kolmogorov-Smirnov distance; lines with an
+error ``status`` are left out, and ``function`` selects one function), or a Locust
 ``*_stats_history.csv`` (percentiles only: a lognormal is fitted to them by
 least squares of log-latency on the normal quantile, log q_p = mu + sigma z_p).
 """
@@ -40,17 +41,27 @@ class Fit:
         return f"# {self.note}\n{key}: {{kind: {self.family}, {fields}}}"
 
 
-def calibrate(path: str | Path, *, family: str = "auto", field: str = "duration_ms") -> Fit:
-    """Fit from a JSON-lines access log, or from a Locust stats history (``.csv``)."""
+def calibrate(
+    path: str | Path,
+    *,
+    family: str = "auto",
+    field: str = "duration_ms",
+    function: str | None = None,
+) -> Fit:
+    """Fit from a JSON-lines access log, or from a Locust stats history (``.csv``).
+
+    The gateway logs end-to-end durations, acquire wait included: calibrate from a
+    run at low load, where the wait is negligible, to get service times.
+    """
     path = Path(path)
     if not path.is_file():
         raise CalibrationError(f"{path}: no such file")
     if path.suffix == ".csv":
         return fit_percentiles(*_locust_percentiles(path), source=path.name)
-    return fit_samples(_access_log(path, field), family=family, source=path.name)
+    return fit_samples(_access_log(path, field, function), family=family, source=path.name)
 
 
-def _access_log(path: Path, field: str) -> np.ndarray:
+def _access_log(path: Path, field: str, function: str | None) -> np.ndarray:
     values = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():
@@ -63,10 +74,19 @@ def _access_log(path: Path, field: str) -> np.ndarray:
                 f"{path}:{number}: expected a JSON object with a numeric {field!r} field "
                 f"(milliseconds) on every line"
             ) from None
+        if function is not None and record.get("function") != function:
+            continue
+        status = record.get("status")
+        if isinstance(status, int) and status >= 400:
+            continue  # errors and rejections say nothing about service time
         if value > 0:
             values.append(value / 1000)
     if len(values) < 10:
-        raise CalibrationError(f"{path}: {len(values)} positive durations; need at least 10")
+        which = f" of function {function!r}" if function else ""
+        raise CalibrationError(
+            f"{path}: {len(values)} successful requests{which} with a positive duration; "
+            f"need at least 10"
+        )
     return np.asarray(values)
 
 

@@ -3,8 +3,9 @@
 The model uses the gateway's own :class:`CircuitBreaker` with the SimPy clock
 injected and :class:`sim.pool.SimPool`, which mirrors the gateway's pool, so
 the model cannot drift from the implementation. A request is handled the way
-the gateway handles it: the breaker may reject it at once; otherwise it waits
-for a worker (an acquire timeout is recorded as *ignored* by the breaker),
+the gateway's invoker handles it: the breaker may reject it at once; otherwise
+it waits for a worker (an acquire timeout or a failed provision is recorded as
+*ignored* by the breaker),
 runs for its service time (plus any latency fault), and its outcome (success,
 error, or a crashed worker that is evicted) goes to the breaker.
 
@@ -160,7 +161,7 @@ class _Request:
     def provision_failed(self) -> None:
         fn = self.fn
         if fn.breaker is not None:
-            fn.breaker.record_failure()
+            fn.breaker.record_ignored()  # as the gateway: a backend problem, not the function's
         fn.series.counters[_ERRORS][fn.bucket_of(fn.env.now)] += 1
         if self.arrival >= fn.warmup:
             fn.errors += 1

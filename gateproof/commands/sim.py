@@ -22,7 +22,8 @@ DEFAULT_OUT = Path("reports/out/sim")
 DESCRIPTION = """\
 Simulate a scenario:   gateproof sim SCENARIO [--replications N] [--seed S]
                                          [--set path=value ...] [--out DIR]
-Fit service times:     gateproof sim calibrate FILE [--family auto|lognormal|gamma|exponential]
+Fit service times:     gateproof sim calibrate FILE [--function NAME]
+                                         [--family auto|lognormal|gamma|exponential]
 
 SCENARIO is a YAML file such as scenarios/steady.yaml. --set overrides one
 field by its dotted path (functions.echo.scaling.max_capacity=20); values are
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--field", default="duration_ms", help="calibrate: JSON field in milliseconds"
     )
+    parser.add_argument("--function", help="calibrate: only this function's access-log lines")
     parser.set_defaults(func=run)
 
 
@@ -114,7 +116,7 @@ def calibrate(args: argparse.Namespace) -> int:
     from sim.calibrate import CalibrationError, calibrate
 
     try:
-        fit = calibrate(args.file, family=args.family, field=args.field)
+        fit = calibrate(args.file, family=args.family, field=args.field, function=args.function)
     except CalibrationError as error:
         raise UsageError(str(error)) from None
     print(fit.yaml_block())

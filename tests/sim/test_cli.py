@@ -72,8 +72,11 @@ def test_calibrate_prints_a_block_that_loads_as_a_scenario_distribution(
 
     durations = np.random.default_rng(2).lognormal(np.log(40), 0.5, 3000)  # milliseconds
     log = tmp_path / "access.jsonl"
-    log.write_text("".join(json.dumps({"path": "/x", "duration_ms": d}) + "\n" for d in durations))
-    assert main(["sim", "calibrate", str(log)]) == EXIT_OK
+    lines = [{"function": "f", "status": 200, "duration_ms": d} for d in durations]
+    lines += [{"function": "f", "status": 503, "duration_ms": 5000.0}] * 100  # left out
+    lines += [{"function": "g", "status": 200, "duration_ms": 900.0}] * 100  # another function
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert main(["sim", "calibrate", str(log), "--function", "f"]) == EXIT_OK
     block = yaml.safe_load(capsys.readouterr().out)
     service = block["service"]
     assert service["kind"] == "lognormal"
