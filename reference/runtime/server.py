@@ -103,6 +103,7 @@ async def serve(
         "log_level": log_level,
         "server_header": False,  # two headers less per answer
         "date_header": False,
+        "proxy_headers": False,  # no middleware layer: nobody forwards to a worker
         "backlog": 2048,
     }
     accepted = inspect.signature(uvicorn.Config).parameters  # older uvicorns (Debian's) lack some
