@@ -22,7 +22,9 @@ Per test (``tests``, failing tests first)
     fixture's setup or teardown failed), ``skipped`` (skips and xfails),
     ``flake_rate`` ((failed + errors) / non-skipped runs; null if every run
     was skipped), ``upper_bound_95`` (exact one-sided Clopper-Pearson bound
-    on the failure probability), ``consecutive_passes`` and ``signatures``:
+    on the failure probability), ``consecutive_passes``, ``seconds`` (time
+    spent in the test over all its runs: what to trim when the run is too
+    slow) and ``signatures``:
     one per exception type and location, most frequent first, with
     ``type``, ``location`` (``file:line``), ``phases``, ``count`` and one
     example ``message``.
@@ -52,6 +54,7 @@ class _Run:
     phases: dict[str, str] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     finished: bool = False
+    seconds: float = 0.0
 
     def outcome(self) -> str | None:
         """passed, failed, error or skipped; None for a run cut off before its result."""
@@ -79,9 +82,9 @@ def assemble_runs(records: Iterable[Mapping[str, Any]]) -> list[_Run]:
             run = _Run(nodeid)
             open_runs[nodeid] = run
             runs.append(run)
-        run.phases[when] = record[
-            "outcome"
-        ]  # pytest reports an xfail as skipped, an xpass as passed
+        # pytest reports an xfail as skipped and an xpass as passed: both are kept as reported
+        run.phases[when] = record["outcome"]
+        run.seconds += float(record.get("duration") or 0.0)
         if record.get("failure"):
             run.failures.append({**record["failure"], "phase": when})
         if when in ("teardown", "???"):
@@ -146,6 +149,7 @@ def summarize_tests(runs: Iterable[_Run], count: int) -> list[dict[str, Any]]:
                 "flake_rate": bad / trials if trials else None,
                 "upper_bound_95": upper_bound(bad, trials, CONFIDENCE) if trials else None,
                 "consecutive_passes": _consecutive([(i, o) for i, o, _ in items]),
+                "seconds": round(sum(run.seconds for _, _, run in items), 3),
                 "signatures": _signatures([f for _, _, run in items for f in run.failures]),
             }
         )
@@ -258,8 +262,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += [
         "## Tests",
         "",
-        "| Test | Runs | Passed | Failed | Errors | Skipped | Flake rate | 95% upper bound |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| Test | Runs | Passed | Failed | Errors | Skipped | Flake rate | 95% upper bound "
+        "| Time (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for test in report["tests"]:
         rate = "n/a" if test["flake_rate"] is None else _percent(test["flake_rate"])
@@ -267,7 +272,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         name = test["nodeid"].replace("|", "\\|")
         lines.append(
             f"| `{name}` | {test['runs']} | {test['passed']} | {test['failed']} | "
-            f"{test['errors']} | {test['skipped']} | {rate} | {bound} |"
+            f"{test['errors']} | {test['skipped']} | {rate} | {bound} | {test['seconds']:.1f} |"
         )
     failing = [t for t in report["tests"] if t["signatures"]]
     if failing:

@@ -21,6 +21,7 @@ def run(nodeid, call="passed", setup="passed", teardown="passed", fail=None, xfa
         if outcome is None:
             continue
         record = {"event": "report", "nodeid": nodeid, "when": when, "outcome": outcome}
+        record["duration"] = 0.1 if when == "call" else 0.0
         record["xfail"] = xfail and when == "call"
         if outcome == "failed":
             record["failure"] = fail or failure()
@@ -75,6 +76,7 @@ def test_a_clean_run_passes_with_the_upper_bound_in_the_verdict():
         "flake_rate": 0.0,
         "upper_bound_95": upper_bound(0, 4),
         "consecutive_passes": 4,
+        "seconds": 0.4,
         "signatures": [],
     }
     assert report["passed_all"] is True
@@ -223,8 +225,8 @@ def test_the_markdown_leads_with_the_verdict_and_shows_tables_and_signatures():
     assert lines[2] == f"**{report['verdict']}**"
     assert "- Wall time: 2.0 s" in lines
     assert "- Seeds: requested 7, hypothesis 7, shuffle 7" in lines
-    assert "| `t.py::test_flaky` | 4 | 3 | 1 | 0 | 0 | 25% | 75.1% |" in lines
-    assert "| `t.py::test_ok` | 4 | 4 | 0 | 0 | 0 | 0% | 52.7% |" in lines
+    assert "| `t.py::test_flaky` | 4 | 3 | 1 | 0 | 0 | 25% | 75.1% | 0.4 |" in lines
+    assert "| `t.py::test_ok` | 4 | 4 | 0 | 0 | 0 | 0% | 52.7% | 0.4 |" in lines
     assert "- **AssertionError** at `tests/test_a.py:9` (call): 1 run" in lines
     assert "  assert 1 == 2" in lines
 
