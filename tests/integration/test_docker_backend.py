@@ -194,3 +194,22 @@ async def test_a_gateway_started_before_the_orchestrator_recovers_when_it_arrive
         answer = await client.post(invoke_path("echo"), json={"late": True})
         assert answer.status_code == 200, answer.text
     assert ours(docker_client) == set()
+
+
+async def test_gateproof_backend_docker_selects_it_from_the_environment(
+    orchestrator: OrchestratorProcess,
+    functions_file: Path,
+    docker_client: docker.DockerClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEPROOF_DOCKER_ORCHESTRATOR_URL", orchestrator.url)
+    settings = GatewaySettings(backend="docker", functions_file=functions_file, access_log=False)
+    container = create_container(settings)
+    assert isinstance(container.backend, DockerBackend)
+    app = create_app(settings, container=container)
+    async with container:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            answer = await client.post(invoke_path("echo"), json={"via": "settings"}, timeout=60)
+    assert answer.status_code == 200 and answer.json() == {"via": "settings"}
+    assert ours(docker_client) == set()

@@ -66,9 +66,19 @@ def _inprocess_backend(
     return InProcessBackend(scaling, transport_factory=transport)
 
 
+def _docker_backend(
+    settings: GatewaySettings, functions: Mapping[str, FunctionEntity]
+) -> InvocationBackend:
+    """Containers through the orchestrator; configured by ``GATEPROOF_DOCKER_*``."""
+    from reference.gateway.backends.docker import DockerBackend
+
+    return DockerBackend.from_env(functions)
+
+
 BACKENDS: dict[str, BackendFactory] = {
     "process": _process_backend,
     "inprocess": _inprocess_backend,
+    "docker": _docker_backend,
 }
 
 
