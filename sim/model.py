@@ -81,7 +81,7 @@ class _Series:
 
 
 class _Request:
-    __slots__ = ("arrival", "deadline", "fn", "record", "service", "worker")
+    __slots__ = ("arrival", "deadline", "fn", "record", "worker")
 
     def __init__(self, fn: _FunctionModel, arrival: float) -> None:
         self.fn = fn
@@ -91,16 +91,16 @@ class _Request:
 
     def granted(self, worker: int, fresh: bool) -> None:
         fn = self.fn
-        now = fn.env.now
+        env = fn.env
+        now = env.now
         self.worker = worker
-        wait = now - self.arrival
         service = fn.service()
         if fn.latency_faults:
             service += fn.extra_latency(now)
-        self.service = service
         if self.arrival >= fn.warmup:
+            wait = now - self.arrival
             if wait > 0.0:
-                fn.wait_hist.record(wait)
+                fn.wait_record(wait)
             else:
                 fn.zero_waits += 1
             if fresh:
@@ -108,22 +108,22 @@ class _Request:
                 fn.series.counters[_COLD][fn.bucket_of(now)] += 1
             fn.busy_time += service
         if self.record is not None:
-            self.record.wait = wait
+            self.record.wait = now - self.arrival
             self.record.worker = worker
             self.record.service = service
-        fn.env.timeout(service).callbacks.append(self.finish)
+        env.timeout(service).callbacks.append(self.finish)
 
     def finish(self, _event: simpy.Event) -> None:
         fn = self.fn
         now = fn.env.now
-        failed = crashed = False
-        if fn.error_rate or fn.error_faults:
+        failed = False
+        if fn.may_fail:
             failed = fn.uniform() < fn.error_probability(now)
-        if fn.crash_faults:
-            crashed = fn.uniform() < fn.crash_probability(now)
-        if crashed:
-            fn.pool.evict(self.worker)
-            failed = True
+            if fn.crash_faults and fn.uniform() < fn.crash_probability(now):
+                fn.pool.evict(self.worker)
+                failed = True
+            else:
+                fn.pool.release(self.worker)
         else:
             fn.pool.release(self.worker)
         breaker = fn.breaker
@@ -133,14 +133,15 @@ class _Request:
             else:
                 breaker.record_success()
         latency = now - self.arrival
-        index = fn.bucket_of(now)
-        series = fn.series
-        series.counters[_ERRORS if failed else _SERVED][index] += 1
-        series.latency_sum[index] += latency
-        if latency > series.latency_max[index]:
-            series.latency_max[index] = latency
+        index = int(now * fn.inverse_bucket)
+        if index > fn.last_bucket:
+            index = fn.last_bucket
+        (fn.errors_series if failed else fn.served_series)[index] += 1
+        fn.latency_sum[index] += latency
+        if latency > fn.latency_max[index]:
+            fn.latency_max[index] = latency
         if self.arrival >= fn.warmup:
-            fn.latency_hist.record(latency)
+            fn.latency_record(latency)
             if failed:
                 fn.errors += 1
             else:
@@ -222,30 +223,37 @@ class _FunctionModel:
         )
         self._trace = trace
         self.series = _Series(series_bucket, series_count)
-        self._bucket = series_bucket
-        self._last_bucket = series_count - 1
+        self.inverse_bucket = 1.0 / series_bucket
+        self.last_bucket = series_count - 1
+        self.arrivals_series = self.series.counters[_ARRIVALS]
+        self.served_series = self.series.counters[_SERVED]
+        self.errors_series = self.series.counters[_ERRORS]
+        self.latency_sum = self.series.latency_sum
+        self.latency_max = self.series.latency_max
+        self.may_fail = bool(self.error_rate or self.error_faults or self.crash_faults)
         self.latency_hist = LatencyHistogram()
         self.wait_hist = LatencyHistogram()
+        self.latency_record = self.latency_hist.record
+        self.wait_record = self.wait_hist.record
         self.zero_waits = 0
         self.arrivals = self.served = self.errors = self.timeouts = 0
         self.rejections = self.cold_starts = self.provision_errors = 0
         self.busy_time = 0.0
 
     def bucket_of(self, now: float) -> int:
-        index = int(now / self._bucket)
-        return index if index < self._last_bucket else self._last_bucket
+        index = int(now * self.inverse_bucket)
+        return index if index < self.last_bucket else self.last_bucket
 
     def start(self) -> None:
-        self._schedule_next()
-
-    def _schedule_next(self) -> None:
         t = next(self._arrivals, None)
         if t is not None:
-            self.env.timeout(t - self.env.now).callbacks.append(self._arrive)
+            self.env.timeout(t).callbacks.append(self._arrive)
 
     def _arrive(self, _event: simpy.Event) -> None:
-        now = self.env.now
-        self.series.counters[_ARRIVALS][self.bucket_of(now)] += 1
+        env = self.env
+        now = env.now
+        index = int(now * self.inverse_bucket)
+        self.arrivals_series[index if index < self.last_bucket else self.last_bucket] += 1
         measured = now >= self.warmup
         if measured:
             self.arrivals += 1
@@ -263,7 +271,9 @@ class _FunctionModel:
             request = _Request(self, now)
             request.record = record
             self.pool.acquire(request)
-        self._schedule_next()
+        t = next(self._arrivals, None)
+        if t is not None:
+            env.timeout(t - now).callbacks.append(self._arrive)
 
     def error_probability(self, now: float) -> float:
         for fault in self.error_faults:
