@@ -140,6 +140,13 @@ def create_backend(
     return factory(settings, functions)
 
 
+def _configured_rate_limiter(metrics: GatewayMetrics) -> RateLimiter | None:
+    """Token buckets when ``GATEPROOF_RATELIMIT_ENABLED`` (Redis if a URL is set)."""
+    from reference.gateway.services.token_bucket import rate_limiter_from_settings
+
+    return rate_limiter_from_settings(registry=metrics.registry)
+
+
 def create_container(
     settings: GatewaySettings | None = None,
     *,
@@ -164,11 +171,11 @@ def create_container(
         no_capacity_retry_after=settings.no_capacity_retry_after,
     )
     background = BackgroundInvocations(settings.max_background_invocations)
-    limiter = rate_limiter or NoRateLimit()
+    metrics = GatewayMetrics(functools.partial(pool_stats, backend), breakers.snapshots)
+    limiter = rate_limiter or _configured_rate_limiter(metrics) or NoRateLimit()
     processor = GatewayRequestProcessor(
         invoker, EventBuilder(), routes, rate_limiter=limiter, background=background
     )
-    metrics = GatewayMetrics(functools.partial(pool_stats, backend), breakers.snapshots)
     return ServiceContainer(
         settings, registry, routes, backend, breakers, clients, invoker, processor,
         background, limiter, metrics,

@@ -31,6 +31,8 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
@@ -46,11 +48,13 @@ __all__ = [
     "BucketStore",
     "MemoryBuckets",
     "RateLimitDecision",
+    "RateLimitSettings",
     "RedisBuckets",
     "Tier",
     "TokenBucketRateLimiter",
     "UnknownTierError",
     "create_bucket_store",
+    "rate_limiter_from_settings",
     "redis_client",
 ]
 
@@ -297,3 +301,60 @@ class TokenBucketRateLimiter:
 
     async def aclose(self) -> None:
         await self.store.aclose()
+
+
+class TierSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate: float = Field(gt=0, description="Tokens added per second.")
+    burst: int = Field(ge=1, description="Most tokens saved up: the largest burst allowed.")
+
+
+class RateLimitSettings(BaseSettings):
+    """``GATEPROOF_RATELIMIT_*``: off unless enabled; Redis when a URL is given.
+
+    Tiers are JSON: ``GATEPROOF_RATELIMIT_TIERS='{"free": {"rate": 5, "burst": 10}}'``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEPROOF_RATELIMIT_", extra="ignore", frozen=True
+    )
+
+    enabled: bool = False
+    redis_url: str | None = None
+    fail_open: bool = Field(
+        default=True, description="Without Redis: let requests through (true) or refuse them."
+    )
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=5)
+    default_tier: str = "default"
+    tiers: dict[str, TierSettings] = Field(
+        default_factory=lambda: {"default": TierSettings(rate=50, burst=100)}
+    )
+
+    @model_validator(mode="after")
+    def _default_tier_exists(self) -> RateLimitSettings:
+        if self.default_tier not in self.tiers:
+            known = ", ".join(sorted(self.tiers)) or "none"
+            raise ValueError(
+                f"GATEPROOF_RATELIMIT_DEFAULT_TIER={self.default_tier!r} is not among the "
+                f"tiers ({known}); add it to GATEPROOF_RATELIMIT_TIERS"
+            )
+        return self
+
+
+def rate_limiter_from_settings(
+    settings: RateLimitSettings | None = None, *, registry: CollectorRegistry | None = None
+) -> TokenBucketRateLimiter | None:
+    """The configured limiter, or None when rate limiting is off."""
+    settings = settings or RateLimitSettings()
+    if not settings.enabled:
+        return None
+    tiers = {name: Tier(t.rate, t.burst) for name, t in settings.tiers.items()}
+    store = create_bucket_store(
+        tiers,
+        redis_url=settings.redis_url,
+        fail_open=settings.fail_open,
+        timeout=settings.timeout,
+        registry=registry,
+    )
+    return TokenBucketRateLimiter(store, default_tier=settings.default_tier)
