@@ -93,7 +93,9 @@ def event_loop(backend: str) -> str:
 def _bind(host: str, port: int) -> socket.socket:
     """Bind before starting, so a busy port is reported plainly (and --port 0 works)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listening socket says TCP; without it Nagle and delayed ACKs add 40 ms per response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

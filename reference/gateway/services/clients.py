@@ -2,8 +2,9 @@
 
 Opening a client per call costs a TLS context and a connection per request:
 the naive proxy's main cost. Workers reached over the network share one
-client with keep-alive connections; a worker that brings its own transport
-(an in-process ASGI app) gets a client around that transport.
+client on a :class:`~reference.gateway.services.transport.KeepAliveTransport`
+(see there why not httpx's default transport); a worker that brings its own
+transport (an in-process ASGI app) gets a client around that transport.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Self
 import httpx
 
 from reference.gateway.backends.base import WorkerInfo
+from reference.gateway.services.transport import KeepAliveTransport
 
 __all__ = ["ClientPool"]
 
@@ -26,12 +28,7 @@ class ClientPool:
         network_transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 256,
     ) -> None:
-        limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-        )
-        transport = network_transport or httpx.AsyncHTTPTransport(limits=limits, retries=0)
+        transport = network_transport or KeepAliveTransport(max_idle_per_origin=max_connections)
         self._network = _client(transport)
         self._by_transport: dict[int, tuple[httpx.AsyncBaseTransport, httpx.AsyncClient]] = {}
 

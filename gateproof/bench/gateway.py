@@ -1,0 +1,443 @@
+"""`gateproof bench gateway`: the reference gateway beside a direct worker and a naive proxy.
+
+Three phases, one load generator, same machine, same run:
+
+* **direct**: one runtime worker (``echo``), called on its invoke path;
+* **gateway**: ``gateproof serve`` (process backend, ``echo`` pool kept warm),
+  called on ``POST /2015-03-31/functions/echo/invocations``;
+* **naive proxy**: FastAPI forwarding to the same worker through a new
+  ``httpx.AsyncClient`` per request, the pattern most first gateways start with.
+
+The load generator runs in its own process: raw HTTP/1.1 over keep-alive
+connections on uvloop, one request in flight per connection, so it costs the
+servers as little CPU as possible. Everything listens on 127.0.0.1 and every
+child process is stopped when the run ends, also after an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+INVOKE = "/2015-03-31/functions/{name}/invocations"
+PAYLOAD = b'{"message":"hello from the benchmark","n":12345}'
+TARGET_VS_DIRECT = 0.5
+TARGET_VS_NAIVE = 3.0
+TARGET_RSS_MB = 200.0
+_START_LIMIT_S = 30.0
+
+
+def register(targets: argparse._SubParsersAction) -> None:
+    parser = targets.add_parser(
+        "gateway",
+        help="requests/s and p50/p99: direct worker vs gateway vs naive FastAPI+httpx proxy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per phase (5)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first (1)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=8,
+        help="warm echo workers in the gateway's pool (8); each serves one call at a time",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a target is missed (for CI gates)"
+    )
+    parser.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one phase measured."""
+
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateproof.cli import EXIT_FAILED, EXIT_OK, UsageError
+
+    if args.duration <= 0 or args.connections < 1 or args.workers < 1:
+        raise UsageError("--duration, --connections and --workers must be positive")
+    with contextlib.ExitStack() as stack:
+        worker_port = stack.enter_context(_worker())
+        direct = _load(worker_port, INVOKE.format(name="function"), args)
+        gateway_port, gateway_pid = stack.enter_context(_gateway(args.workers))
+        rss = _RssSampler(gateway_pid)
+        with rss:
+            through = _load(gateway_port, INVOKE.format(name="echo"), args)
+        naive_port = stack.enter_context(_naive_proxy(worker_port))
+        naive = _load(naive_port, "/proxy", args)
+    ok = _report(args, direct, through, naive, rss.peak_mb)
+    return EXIT_FAILED if args.check and not ok else EXIT_OK
+
+
+def _report(
+    args: argparse.Namespace, direct: Figures, through: Figures, naive: Figures, rss_mb: float
+) -> bool:
+    print(
+        f"gateproof bench gateway: echo, {args.connections} connections, "
+        f"{args.duration:g} s per phase after {args.warmup:g} s warm-up, 127.0.0.1, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"{'target':<30}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, figures in (
+        ("direct to worker", direct),
+        (f"gateway ({args.workers} warm workers)", through),
+        ("naive FastAPI+httpx proxy", naive),
+    ):
+        print(
+            f"{name:<30}{figures.rate:>10.0f}{figures.p50_ms:>9.2f}{figures.p99_ms:>9.2f}"
+            f"{figures.errors:>8}"
+        )
+    vs_direct = through.rate / direct.rate if direct.rate else 0.0
+    vs_naive = through.rate / naive.rate if naive.rate else float("inf")
+    errors = direct.errors + through.errors + naive.errors
+    checks = [
+        (
+            "gateway / direct",
+            f"{vs_direct:.2f}x",
+            f">= {TARGET_VS_DIRECT}x",
+            vs_direct >= TARGET_VS_DIRECT,
+        ),
+        (
+            "gateway / naive proxy",
+            f"{vs_naive:.2f}x",
+            f">= {TARGET_VS_NAIVE:g}x",
+            vs_naive >= TARGET_VS_NAIVE,
+        ),
+        (
+            "gateway RSS under load",
+            f"{rss_mb:.0f} MB",
+            f"< {TARGET_RSS_MB:g} MB",
+            rss_mb < TARGET_RSS_MB,
+        ),
+        ("errors", str(errors), "0", errors == 0),
+    ]
+    for name, value, target, met in checks:
+        print(f"{name:<30}{value:>10}   target {target:<10} {'met' if met else 'MISSED'}")
+    return all(met for *_, met in checks)
+
+
+# -- the processes -------------------------------------------------------------
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEPROOF_")}
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def _process(
+    argv: list[str], env: dict[str, str], ready: re.Pattern[str], stream: str
+) -> Iterator[tuple[int, int]]:
+    """Start ``argv``, wait for a line matching ``ready`` (group 1: the port), stop it after."""
+    process = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL,
+        stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out = process.stdout if stream == "stdout" else process.stderr
+        assert out is not None
+        port = _wait_for_port(process, out, ready)
+        yield port, process.pid
+    finally:
+        _stop(process)
+
+
+def _wait_for_port(process: subprocess.Popen[str], out: IO[str], ready: re.Pattern[str]) -> int:
+    from gateproof.cli import EnvironmentProblem
+
+    deadline = time.monotonic() + _START_LIMIT_S
+    seen: list[str] = []
+    while time.monotonic() < deadline and len(seen) < 200:
+        line = out.readline()
+        if not line:
+            break
+        seen.append(line.rstrip())
+        match = ready.search(line)
+        if match:
+            return int(match.group(1))
+    tail = "\n  ".join(seen[-5:]) or "(no output)"
+    raise EnvironmentProblem(
+        f"{' '.join(process.args[:4])} did not start (exit status {process.poll()}):\n  {tail}"
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 2)  # SIGINT: the gateway stops its workers itself
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, 9)
+            process.wait(5)
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def _worker() -> contextlib.AbstractContextManager[tuple[int, int]]:
+    argv = [sys.executable, "-m", "reference.runtime", "--port", "0", "--exit-with-stdin"]
+    ready = re.compile(r'"port": (\d+)')
+    return _ports(_process(argv, _child_env(GATEPROOF_FUNCTION="echo"), ready, "stdout"))
+
+
+@contextlib.contextmanager
+def _ports(started: contextlib.AbstractContextManager[tuple[int, int]]) -> Iterator[int]:
+    with started as (port, _pid):
+        yield port
+
+
+@contextlib.contextmanager
+def _gateway(workers: int) -> Iterator[tuple[int, int]]:
+    functions = (
+        "functions:\n  echo:\n    environment: {GATEPROOF_FUNCTION: echo}\n"
+        f"    scaling: {{min_capacity: {workers}, max_capacity: {workers}, acquire_timeout: 30}}\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="gateproof-bench-") as folder:
+        (Path(folder) / "functions.yml").write_text(functions)
+        (Path(folder) / "routing.yml").write_text("routes: []\n")
+        argv = [
+            sys.executable, "-m", "gateproof.cli", "serve", "--port", "0",
+            "--functions", f"{folder}/functions.yml", "--routing", f"{folder}/routing.yml",
+        ]  # fmt: skip
+        ready = re.compile(r"gateway on http://127\.0\.0\.1:(\d+)")
+        env = _child_env(GATEPROOF_WORKER_READY_TIMEOUT="60")  # cold starts on a busy machine
+        with _process(argv, env, ready, "stderr") as (port, pid):
+            _wait_healthy(port)
+            yield port, pid
+
+
+def _naive_proxy(upstream: int) -> contextlib.AbstractContextManager[int]:
+    argv = [sys.executable, "-m", "gateproof.bench.gateway", "naive-proxy", str(upstream)]
+    return _ports(_process(argv, _child_env(), re.compile(r"naive proxy on port (\d+)"), "stderr"))
+
+
+def _wait_healthy(port: int) -> None:
+    import httpx
+
+    deadline = time.monotonic() + _START_LIMIT_S
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+
+
+def _load(port: int, path: str, args: argparse.Namespace) -> Figures:
+    """Run the load generator in its own process and read its one JSON line."""
+    from gateproof.cli import EnvironmentProblem
+
+    argv = [
+        sys.executable, "-m", "gateproof.bench.gateway", "load", str(port), path,
+        str(args.connections), str(args.warmup), str(args.duration),
+    ]  # fmt: skip
+    limit = args.warmup + args.duration + 30
+    done = subprocess.run(argv, env=_child_env(), capture_output=True, text=True, timeout=limit)
+    if done.returncode != 0:
+        raise EnvironmentProblem(f"the load generator failed: {done.stderr.strip()[-500:]}")
+    return Figures(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+class _RssSampler:
+    """The peak resident memory of one process, sampled in a thread while load runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_mb = 0.0
+        self._stop = False
+        self._thread: Any = None
+
+    def __enter__(self) -> _RssSampler:
+        import threading
+
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop = True
+        self._thread.join(5)
+
+    def _sample(self) -> None:
+        import psutil
+
+        process = psutil.Process(self.pid)
+        for _ in range(100_000):  # bounded; stops with the phase
+            if self._stop:
+                return
+            with contextlib.suppress(psutil.Error):
+                self.peak_mb = max(self.peak_mb, process.memory_info().rss / 2**20)
+            time.sleep(0.2)
+
+
+# -- child roles: the load generator and the naive proxy ----------------------
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection sending the same request again as soon as the answer is in."""
+
+    def __init__(self, request: bytes, stats: dict[str, Any]) -> None:
+        self.request = request
+        self.stats = stats
+        self.buffer = bytearray()
+        self.sent_at = 0.0
+        self.transport: asyncio.Transport | None = None
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._send()
+
+    def _send(self) -> None:
+        if self.stats["stop"]:
+            assert self.transport is not None
+            self.transport.close()
+            return
+        self.sent_at = time.perf_counter()
+        assert self.transport is not None
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        match = re.search(rb"\r\ncontent-length: *(\d+)", head)
+        length = int(match.group(1)) if match else 0
+        if len(self.buffer) < end + 4 + length:
+            return
+        del self.buffer[: end + 4 + length]
+        self._record(head[9:12])
+        self._send()
+
+    def _record(self, status: bytes) -> None:
+        if self.stats["measuring"]:
+            self.stats["latencies"].append(time.perf_counter() - self.sent_at)
+            if status != b"200":
+                self.stats["errors"] += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.stats["stop"]:
+            self.stats["errors"] += 1
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def _generate(
+    port: int, path: str, connections: int, warmup: float, duration: float
+) -> dict[str, Any]:
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(PAYLOAD)}\r\n\r\n"
+    ).encode() + PAYLOAD
+    stats: dict[str, Any] = {"stop": False, "measuring": False, "latencies": [], "errors": 0}
+    loop = asyncio.get_running_loop()
+    opened = [
+        await loop.create_connection(lambda: _Connection(request, stats), "127.0.0.1", port)
+        for _ in range(connections)
+    ]
+    await asyncio.sleep(warmup)
+    stats["measuring"] = True
+    started = time.perf_counter()
+    await asyncio.sleep(duration)
+    stats["measuring"] = False
+    elapsed = time.perf_counter() - started
+    stats["stop"] = True
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            await asyncio.gather(*(protocol.closed for _, protocol in opened))
+    latencies = sorted(stats["latencies"])
+    return {
+        "requests": len(latencies),
+        "errors": stats["errors"],
+        "seconds": elapsed,
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+    }
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _serve_naive_proxy(upstream: int) -> None:
+    """The baseline: FastAPI, and a new httpx.AsyncClient for every request."""
+    import socket
+
+    import httpx
+    import uvicorn
+    from fastapi import FastAPI, Request, Response
+
+    app = FastAPI()
+    url = f"http://127.0.0.1:{upstream}" + INVOKE.format(name="function")
+
+    async def proxy(request: Request) -> Response:
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(url, content=await request.body())
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+    # Annotations are strings here (future import) naming local imports: give FastAPI the types.
+    proxy.__annotations__ = {"request": Request, "return": Response}
+    app.add_api_route("/proxy", proxy, methods=["POST"])
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # see serve.py
+    sock.bind(("127.0.0.1", 0))
+    print(f"naive proxy on port {sock.getsockname()[1]}", file=sys.stderr, flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+
+
+def _child_main(argv: list[str]) -> None:
+    role = argv[0]
+    if role == "load":
+        import uvloop
+
+        port, path, connections, warmup, duration = argv[1:6]
+        figures = uvloop.run(
+            _generate(int(port), path, int(connections), float(warmup), float(duration))
+        )
+        print(json.dumps(figures))
+    elif role == "naive-proxy":
+        _serve_naive_proxy(int(argv[1]))
+    else:
+        raise SystemExit(f"unknown role {role!r}")
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1:])
