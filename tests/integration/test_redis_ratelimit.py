@@ -147,3 +147,75 @@ async def test_the_gateway_answers_429_with_rate_limit_headers(
     assert refused.headers["Retry-After"] == "1"
     assert refused.headers["X-RateLimit-Limit"] == "3"
     assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+async def test_two_gateways_sharing_one_redis_enforce_one_limit(
+    redis_server: RedisServer,
+) -> None:
+    from contextlib import AsyncExitStack
+
+    from reference.gateway.core.factory import create_container
+    from reference.gateway.core.settings import GatewaySettings
+    from reference.gateway.main import create_app
+
+    settings = GatewaySettings(backend="inprocess", access_log=False)
+    async with AsyncExitStack() as stack:
+        clients = []
+        for _ in range(2):
+            limiter = TokenBucketRateLimiter(buckets(redis_server, BURSTY), default_tier="free")
+            container = create_container(settings, rate_limiter=limiter)
+            app = create_app(settings, container=container)
+            await stack.enter_async_context(container)
+            clients.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g")
+                )
+            )
+        codes = [
+            (
+                await clients[i % 2].post("/2015-03-31/functions/echo/invocations", json={})
+            ).status_code
+            for i in range(6)
+        ]
+    assert sorted(codes) == [200, 200, 200, 429, 429, 429]
+
+
+async def test_a_fail_closed_gateway_refuses_while_redis_is_down_and_counts_it(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reference.gateway.core.factory import create_container
+    from reference.gateway.core.settings import GatewaySettings
+    from reference.gateway.main import create_app
+
+    for key, value in {
+        "ENABLED": "true",
+        "REDIS_URL": redis_server.url,
+        "FAIL_OPEN": "false",
+        "TIMEOUT": "0.3",
+        "DEFAULT_TIER": "free",
+        "TIERS": '{"free": {"rate": 100, "burst": 100}}',
+    }.items():
+        monkeypatch.setenv(f"GATEPROOF_RATELIMIT_{key}", value)
+    settings = GatewaySettings(backend="inprocess", access_log=False)
+    container = create_container(settings)
+    app = create_app(settings, container=container)
+    path = "/2015-03-31/functions/echo/invocations"
+    async with container:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            assert (await client.post(path, json={})).status_code == 200
+            await asyncio.to_thread(redis_server.stop_server)
+            started = time.monotonic()
+            refused = await client.post(path, json={})
+            assert time.monotonic() - started < 5
+            assert refused.status_code == 429
+            assert refused.json()["code"] == "rate_limited"
+            metrics = (await client.get("/metrics")).text
+            assert 'gateproof_ratelimit_redis_unavailable_total{decision="refused"} 1.0' in metrics
+            await asyncio.to_thread(redis_server.start_server)
+            deadline = time.monotonic() + 10
+            answer = await client.post(path, json={})
+            while answer.status_code != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                answer = await client.post(path, json={})
+            assert answer.status_code == 200, "no recovery without a gateway restart"
