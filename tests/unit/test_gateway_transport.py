@@ -1,0 +1,161 @@
+"""KeepAliveTransport against tiny servers on 127.0.0.1 that misbehave on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from reference.gateway.services.transport import KeepAliveTransport
+
+pytestmark = pytest.mark.timeout(30)
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def server(handler: Handler) -> AsyncIterator[tuple[str, list[int]]]:
+    """Serve ``handler`` on a free port; yields the base URL and a list of connection numbers."""
+    connections: list[int] = []
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections))
+        try:
+            await handler(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", connections
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return await reader.readexactly(length)
+
+
+def answer(body: bytes, *extra: bytes) -> bytes:
+    headers = b"".join(h + b"\r\n" for h in extra)
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), headers, body)
+
+
+async def echo_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    for _ in range(100):
+        body = await read_request(reader)
+        writer.write(answer(body, b"X-Worker: yes"))
+        await writer.drain()
+
+
+async def test_answers_are_parsed_and_one_connection_is_reused() -> None:
+    async with server(echo_forever) as (url, connections):
+        async with httpx.AsyncClient(transport=KeepAliveTransport()) as client:
+            for n in range(5):
+                response = await client.post(url + "/x?q=1", content=b"call %d" % n)
+                assert response.status_code == 200 and response.content == b"call %d" % n
+                assert response.headers["x-worker"] == "yes"
+        assert connections == [0]
+
+
+async def test_concurrent_calls_never_share_a_connection() -> None:
+    async with server(echo_forever) as (url, connections):
+        async with httpx.AsyncClient(transport=KeepAliveTransport()) as client:
+            bodies = [b"%d" % n for n in range(8)]
+            responses = await asyncio.gather(*(client.post(url, content=b) for b in bodies))
+        assert [r.content for r in responses] == bodies
+        assert len(connections) == 8
+
+
+async def test_a_connection_close_answer_is_not_reused() -> None:
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b"ok", b"Connection: close"))
+        await writer.drain()
+
+    async with server(once) as (url, connections):
+        async with httpx.AsyncClient(transport=KeepAliveTransport()) as client:
+            for _ in range(3):
+                assert (await client.post(url, content=b"")).content == b"ok"
+        assert len(connections) == 3
+
+
+async def test_a_worker_that_hangs_up_without_answering_raises_read_error() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+
+    async with server(hang_up) as (url, _):
+        async with httpx.AsyncClient(transport=KeepAliveTransport()) as client:
+            with pytest.raises(httpx.ReadError):
+                await client.post(url, content=b"x")
+
+
+async def test_a_garbled_answer_raises_remote_protocol_error() -> None:
+    async def garble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async with server(garble) as (url, _):
+        async with httpx.AsyncClient(transport=KeepAliveTransport()) as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.post(url, content=b"x")
+
+
+async def test_nobody_listening_raises_connect_error() -> None:
+    async with server(echo_forever) as (url, _):
+        pass  # closed: the port is free again
+    async with httpx.AsyncClient(transport=KeepAliveTransport()) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.post(url, content=b"x")
+
+
+async def test_a_cancelled_call_closes_its_connection_instead_of_reusing_it() -> None:
+    first = asyncio.Event()
+
+    async def slow_then_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not first.is_set():
+            first.set()
+            await read_request(reader)
+            await asyncio.sleep(10)
+        await echo_forever(reader, writer)
+
+    async with server(slow_then_echo) as (url, connections):
+        async with httpx.AsyncClient(transport=KeepAliveTransport()) as client:
+            call = asyncio.create_task(client.post(url, content=b"slow"))
+            await asyncio.wait_for(first.wait(), 5)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            response = await client.post(url, content=b"next")
+            assert response.content == b"next"
+        assert len(connections) == 2
+
+
+async def test_an_idle_connection_past_its_expiry_is_replaced() -> None:
+    async with server(echo_forever) as (url, connections):
+        transport = KeepAliveTransport(keepalive_expiry=0.05)
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.post(url, content=b"1")
+            await asyncio.sleep(0.2)
+            await client.post(url, content=b"2")
+        assert len(connections) == 2
+
+
+async def test_only_plain_http_is_spoken() -> None:
+    async with httpx.AsyncClient(transport=KeepAliveTransport()) as client:
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await client.post("https://127.0.0.1:1/", content=b"")
