@@ -60,7 +60,7 @@ async def test_a_waiter_cancelled_right_after_its_hand_off_passes_the_worker_on(
     await asyncio.gather(cancelled, return_exceptions=True)
 
     try:
-        got = await asyncio.wait_for(next_in_line, 0.5)
+        got = await asyncio.wait_for(next_in_line, 0.2)
     except TimeoutError:
         pytest.fail("lost wake-up: a worker released to a cancelled waiter never reached the next")
     assert got is worker
