@@ -27,6 +27,7 @@ from reference.gateway.services.breakers import BreakerBoard
 from reference.gateway.services.clients import ClientPool
 from reference.gateway.services.event_builder import EventBuilder
 from reference.gateway.services.invoker import LambdaInvoker
+from reference.gateway.services.janitor import Janitor
 from reference.gateway.services.pool import PoolStats
 from reference.gateway.services.processor import GatewayRequestProcessor
 from reference.gateway.services.ratelimit import NoRateLimit, RateLimiter
@@ -97,6 +98,7 @@ class ServiceContainer:
     background: BackgroundInvocations
     rate_limiter: RateLimiter
     metrics: GatewayMetrics
+    janitor: Janitor
     started_at: float = field(default_factory=time.time)
     entered: bool = False
 
@@ -108,10 +110,12 @@ class ServiceContainer:
             raise RuntimeError("a ServiceContainer serves one lifespan; create_container() anew")
         self.entered = True
         await self.backend.__aenter__()
+        self.janitor.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
+            await self.janitor.aclose()
             await self.background.aclose()
         finally:
             try:
@@ -178,5 +182,5 @@ def create_container(
     )
     return ServiceContainer(
         settings, registry, routes, backend, breakers, clients, invoker, processor,
-        background, limiter, metrics,
+        background, limiter, metrics, Janitor(backend, settings.prune_interval),
     )  # fmt: skip

@@ -34,6 +34,9 @@ class GatewaySettings(BaseSettings):
     worker_ready_timeout: float = Field(
         default=10.0, gt=0, description="Longest wait for a new worker process to serve."
     )
+    prune_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between sweeps for workers past idle_timeout."
+    )
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     max_background_invocations: int = Field(

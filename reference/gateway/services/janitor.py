@@ -1,17 +1,18 @@
-"""A background loop that runs one housekeeping step at a fixed interval.
+"""The janitor: every ``interval`` seconds, asks the backend to prune idle workers.
 
-The Docker backend gives it a step that heartbeats its workers, prunes idle
-ones and retries deletions the orchestrator missed while it was down. A step
-that fails is logged and the loop goes on: the janitor must outlive outages.
+Pools only record idleness; destroying a worker is the backend's job, so the
+janitor calls ``backend.prune_idle()`` on backends that offer it (process,
+docker) and does nothing for the others. It runs as one task, started and
+cancelled with the gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Self
+
+from reference.gateway.backends.base import InvocationBackend
 
 __all__ = ["Janitor"]
 
@@ -19,39 +20,36 @@ log = logging.getLogger(__name__)
 
 
 class Janitor:
-    """Runs ``step`` every ``interval`` seconds between ``start`` and ``aclose``."""
-
-    def __init__(self, step: Callable[[], Awaitable[None]], interval: float) -> None:
-        if interval <= 0:
-            raise ValueError(f"janitor interval must be > 0, got {interval}")
-        self._step = step
+    def __init__(self, backend: InvocationBackend, interval: float) -> None:
+        self.backend = backend
         self.interval = interval
+        self.sweeps = 0
         self._task: asyncio.Task[None] | None = None
-        self.rounds = 0
 
     def start(self) -> None:
-        if self._task is None:
+        if getattr(self.backend, "prune_idle", None) is not None and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="janitor")
 
+    async def sweep(self) -> int:
+        """Prune once; returns how many workers were destroyed."""
+        outcome = self.backend.prune_idle()  # type: ignore[attr-defined]
+        pruned = await outcome if inspect.isawaitable(outcome) else outcome
+        self.sweeps += 1
+        count = sum(len(v) for v in pruned.values()) if isinstance(pruned, dict) else len(pruned)
+        if count:
+            log.info("janitor pruned %d idle workers", count)
+        return count
+
     async def _run(self) -> None:
-        while True:
+        while True:  # ends when aclose() cancels it
             await asyncio.sleep(self.interval)
             try:
-                await self._step()
+                await self.sweep()
             except Exception:
-                log.exception("janitor: a housekeeping round failed; trying again next round")
-            self.rounds += 1
+                log.exception("pruning idle workers failed; retrying in %gs", self.interval)
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def __aenter__(self) -> Self:
-        self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+            await asyncio.gather(task, return_exceptions=True)
