@@ -141,7 +141,12 @@ class ContainerManager:
 
     async def heartbeat(self, ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Mark running workers as seen; report the ids that are gone."""
-        running = {worker.id for worker in await self.sync()}
+        running = {
+            container.id
+            for container in await asyncio.to_thread(
+                self.client.containers.list, all=False, filters=self._label_filter, sparse=True
+            )
+        }  # sparse: ids only, no inspect per container on every heartbeat
         now = self._clock()
         alive, missing = [], []
         for worker_id in ids:

@@ -79,7 +79,9 @@ class FakeContainers:
                 return container
         raise docker.errors.NotFound("no such container")
 
-    def list(self, all: bool = False, filters: dict[str, Any] | None = None) -> list:
+    def list(
+        self, all: bool = False, filters: dict[str, Any] | None = None, sparse: bool = False
+    ) -> list:
         wanted = (filters or {}).get("label", [])
         wanted = [wanted] if isinstance(wanted, str) else wanted
         found = []
