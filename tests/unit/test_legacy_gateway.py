@@ -30,10 +30,6 @@ FUNCTIONS = {
             "timeout_seconds": 1.5,
             "scaling": {"max_capacity": 4},
         },
-        "solo": {
-            "environment": {"GATEPROOF_FUNCTION": "sleep"},
-            "scaling": {"max_capacity": 1, "min_capacity": 1, "acquire_timeout": 0.3},
-        },
     },
 }
 ROUTES = {
@@ -212,15 +208,23 @@ async def test_a_hanging_worker_is_a_504_after_the_timeout_and_is_killed(
     assert state(client).spawner.child_pids("sleep") == []
 
 
-async def test_an_exhausted_pool_answers_503_with_retry_after(gateway: Gateway) -> None:
-    client = await gateway()
-    busy = asyncio.create_task(invoke(client, "solo", {"sleep_ms": 3000}))
-    assert await eventually(lambda: state(client).pools["solo"].stats().busy == 1)
-    response = await invoke(client, "solo", {"sleep_ms": 0})
-    assert response.status_code == 503
-    assert response.json()["code"] == "no_capacity"
-    assert int(response.headers["retry-after"]) >= 1
-    assert (await busy).status_code == 200
+async def test_an_exhausted_pool_answers_503_with_retry_after(tmp_path: Path) -> None:
+    solo = {
+        "environment": {"GATEPROOF_FUNCTION": "sleep"},
+        "scaling": {"max_capacity": 1, "min_capacity": 1, "acquire_timeout": 0.3},
+    }
+    functions, routing = tmp_path / "solo.yml", tmp_path / "no-routes.yml"
+    functions.write_text(yaml.safe_dump({"functions": {"solo": solo}}))
+    routing.write_text("routes: []\n")
+    app = create_app(functions, routing)
+    async with serving(app) as client:
+        busy = asyncio.create_task(invoke(client, "solo", {"sleep_ms": 3000}))
+        assert await eventually(lambda: app.state.legacy.pools["solo"].stats().busy == 1)
+        response = await invoke(client, "solo", {"sleep_ms": 0})
+        assert response.status_code == 503
+        assert response.json()["code"] == "no_capacity"
+        assert int(response.headers["retry-after"]) >= 1
+        assert (await busy).status_code == 200
 
 
 # -- the routed API ----------------------------------------------------------------
@@ -280,10 +284,10 @@ async def test_system_endpoints_describe_the_gateway(gateway: Gateway) -> None:
     assert health == {"status": "ok"}
     assert status["pools"]["echo"]["idle"] == 1
     assert status["breakers"]["echo"]["state"] == "closed"
-    assert set(services) == {"echo", "fail", "sleep", "solo"}
+    assert set(services) == {"echo", "fail", "sleep"}
     assert services["echo"]["routes"][0] == {"path": "/echo", "method": "POST"}
     assert services["sleep"]["timeout_seconds"] == 1.5
-    assert services["solo"]["scaling"]["max_capacity"] == 1
+    assert services["sleep"]["scaling"]["max_capacity"] == 4
     assert 'gateway_requests_total{function="echo",status="200"} 1' in metrics
     assert 'gateway_breaker_state{function="echo",state="closed"} 1' in metrics
 
@@ -292,8 +296,7 @@ async def test_shutdown_kills_every_worker(config_files: tuple[Path, Path]) -> N
     app = create_app(*config_files)
     async with serving(app) as client:
         await asyncio.gather(*(invoke(client, "sleep", {"sleep_ms": 200}) for _ in range(3)))
-        assert len(app.state.legacy.spawner.child_pids("sleep")) == 3
-        assert len(app.state.legacy.spawner.child_pids()) == 4  # with solo's warm worker
+        assert len(app.state.legacy.spawner.child_pids()) == 3
     assert runtime_children() == []
 
 
@@ -308,7 +311,7 @@ def test_the_module_level_app_reads_the_config_files_named_in_the_environment(
     monkeypatch.setenv("GATEPROOF_ROUTING_FILE", str(config_files[1]))
     reloaded = importlib.reload(legacy_main)
     try:
-        assert set(reloaded.app.state.legacy.functions) == {"echo", "fail", "sleep", "solo"}
+        assert set(reloaded.app.state.legacy.functions) == {"echo", "fail", "sleep"}
     finally:
         monkeypatch.undo()
         importlib.reload(legacy_main)
