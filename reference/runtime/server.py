@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import IO, NoReturn
 
@@ -68,15 +69,24 @@ def _http_impl() -> str:
 def _watch_stdin(loop: asyncio.AbstractEventLoop) -> None:
     """Exit the moment stdin hits end of file: the parent that held it is gone."""
 
-    def on_readable() -> None:
+    def exit_on_eof() -> bool:
         try:
             data = os.read(0, 4096)
         except OSError:
             data = b""
         if not data:
             os._exit(0)  # nobody is left to read our answers
+        return True
 
-    loop.add_reader(0, on_readable)
+    try:
+        loop.add_reader(0, exit_on_eof)
+    except OSError:  # not pollable (a file, /dev/null): block on it in a thread instead
+        threading.Thread(target=_read_until_eof, args=(exit_on_eof,), daemon=True).start()
+
+
+def _read_until_eof(read_once: Callable[[], bool]) -> None:
+    while read_once():  # returns only by exiting the process
+        pass
 
 
 async def serve(

@@ -121,3 +121,19 @@ def test_bad_settings_stop_the_worker_before_it_listens(spawned: list) -> None:
     assert process.stdout is not None and process.stderr is not None
     assert process.stdout.read() == b""
     assert b"GATEPROOF_FAIL_RATE" in process.stderr.read()
+
+
+def test_exit_with_stdin_also_works_when_stdin_cannot_be_polled(spawned: list) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GATEPROOF_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reference.runtime", "--port", "0", "--exit-with-stdin"],
+        stdin=subprocess.DEVNULL,  # at end of file from the start, and not pollable
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+        cwd=REPO_ROOT,
+    )
+    spawned.append(process)
+    assert process.wait(timeout=STARTUP_LIMIT_S) == 0
+    assert process.stderr is not None
+    assert b"Traceback" not in process.stderr.read()
