@@ -231,7 +231,8 @@ def _gateway(workers: int) -> Iterator[tuple[int, int]]:
         (Path(folder) / "functions.yml").write_text(functions)
         (Path(folder) / "routing.yml").write_text("routes: []\n")
         argv = [
-            sys.executable, "-m", "gateproof.cli", "serve", "--port", "0",
+            sys.executable, "-c", "import sys; from gateproof.cli import main; sys.exit(main())",
+            "serve", "--port", "0",
             "--functions", f"{folder}/functions.yml", "--routing", f"{folder}/routing.yml",
         ]  # fmt: skip
         ready = re.compile(r"gateway on http://127\.0\.0\.1:(\d+)")

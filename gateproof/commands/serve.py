@@ -80,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it already handled with a clean shutdown
     return EXIT_OK if server.started else EXIT_ENVIRONMENT
 
 
