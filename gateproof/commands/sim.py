@@ -84,7 +84,12 @@ def load(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.scenario == "calibrate" and args.file is not None:
+    if args.scenario == "calibrate" and not Path("calibrate").is_file():
+        if args.file is None:
+            raise UsageError(
+                "calibrate needs a FILE: a JSON-lines access log or a Locust "
+                "*_stats_history.csv (gateproof sim calibrate access.jsonl)"
+            )
         return calibrate(args)
     if args.file is not None:
         raise UsageError(

@@ -160,3 +160,8 @@ def test_plan_finds_the_smallest_pool_and_plots_it(
 def test_plan_rejects_bad_sizes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(SCENARIOS / "peak.yaml"), "--sizes", "ten"]) == EXIT_USAGE
     assert "whole numbers" in capsys.readouterr().err
+
+
+def test_calibrate_without_a_file_says_what_to_give(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "calibrate"]) == EXIT_USAGE
+    assert "calibrate needs a FILE" in capsys.readouterr().err
