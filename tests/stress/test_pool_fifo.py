@@ -81,9 +81,11 @@ async def test_waiters_are_served_in_arrival_order_when_a_worker_is_evicted(make
 async def test_waiters_are_served_in_arrival_order_after_a_provisioning_failure(make_harness):
     harness = make_harness(max_capacity=1)
     error = harness.fail_next(ticks=3)
+    arrived: list[str] = []
     outcomes: list[str] = []
 
     async def caller(name: str) -> None:
+        arrived.append(name)
         try:
             worker = await harness.acquire()
         except RuntimeError as failure:
@@ -94,9 +96,9 @@ async def test_waiters_are_served_in_arrival_order_after_a_provisioning_failure(
         await asyncio.sleep(0)
         harness.release(worker)
 
-    first = asyncio.create_task(caller("first"))
-    await asyncio.sleep(0)  # the first caller starts the failing cold start
-    others = [asyncio.create_task(caller(name)) for name in ("second", "third")]
-    await asyncio.gather(first, *others)
+    await asyncio.gather(*(caller(name) for name in ("a", "b", "c")))
 
-    assert outcomes == ["first: error", "second: served", "third: served"], FIFO_BROKEN
+    first, *others = arrived
+    assert outcomes == [f"{first}: error"] + [f"{name}: served" for name in others], (
+        "the first caller in line must get the cold start's error, the others a worker in order"
+    )

@@ -1,0 +1,186 @@
+"""The shuffled event loop: seeded, replayable, and switched on by a pytest option."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from gateproof.testing.shuffle import ShuffledEventLoop, loop_factory, schedule_seed
+
+pytest_plugins = ["pytester"]
+
+
+def trace_schedule(make_loop) -> list[str]:
+    """Which task ran each step, for 6 tasks of 4 steps each."""
+    trace: list[str] = []
+
+    async def worker(name: str) -> None:
+        for step in range(4):
+            trace.append(f"{name}{step}")
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        await asyncio.gather(*(worker(name) for name in "abcdef"))
+
+    with asyncio.Runner(loop_factory=make_loop) as runner:
+        runner.run(main())
+    return trace
+
+
+def test_the_default_loop_runs_ready_tasks_in_scheduling_order():
+    trace = trace_schedule(asyncio.new_event_loop)
+
+    assert trace[:6] == ["a0", "b0", "c0", "d0", "e0", "f0"]
+
+
+def test_the_same_seed_replays_the_same_schedule():
+    assert trace_schedule(loop_factory(7)) == trace_schedule(loop_factory(7))
+
+
+def test_different_seeds_give_different_schedules():
+    traces = {tuple(trace_schedule(loop_factory(seed))) for seed in range(6)}
+
+    assert len(traces) >= 5
+    assert tuple(trace_schedule(asyncio.new_event_loop)) not in traces
+
+
+def test_a_shuffled_schedule_still_runs_every_step_of_every_task_in_task_order():
+    trace = trace_schedule(loop_factory(3))
+
+    assert sorted(trace) == sorted(f"{name}{step}" for name in "abcdef" for step in range(4))
+    for name in "abcdef":
+        assert [entry for entry in trace if entry[0] == name] == [f"{name}{s}" for s in range(4)]
+
+
+def test_each_test_id_gets_its_own_schedule_seed():
+    assert schedule_seed(5, "t.py::test_a[1-3]") != schedule_seed(5, "t.py::test_a[2-3]")
+    assert schedule_seed(5, "t.py::test_a") == schedule_seed(5, "t.py::test_a")
+
+
+# -- the pytest option ---------------------------------------------------------
+
+PROBE = """
+import asyncio
+
+async def test_probe():
+    loop = asyncio.get_running_loop()
+    print("LOOP", type(loop).__name__, getattr(loop, "seed", None))
+"""
+
+ALWAYS_FAILS = """
+import asyncio
+
+async def test_fails():
+    loop = asyncio.get_running_loop()
+    assert False, f"LOOP-SEED {loop.seed}"
+"""
+
+
+@pytest.fixture
+def tree(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    return pytester
+
+
+def test_without_the_option_pytest_asyncio_keeps_its_default_loop(tree):
+    tree.makepyfile(test_probe=PROBE)
+
+    result = tree.runpytest("-s")
+
+    result.assert_outcomes(passed=1)
+    assert "LOOP ShuffledEventLoop" not in result.stdout.str()
+    assert "shuffle-loop" not in result.stdout.str()
+
+
+def test_the_option_switches_every_asyncio_test_to_the_shuffled_loop(tree):
+    tree.makepyfile(test_probe=PROBE)
+
+    result = tree.runpytest("-s", "--shuffle-loop", "--shuffle-seed", "41")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "shuffle-loop: on, seed 41 (replay with --shuffle-seed 41)",
+            "*LOOP ShuffledEventLoop 41:test_probe.py::test_probe*",
+        ]
+    )
+
+
+def test_a_seed_is_drawn_and_printed_when_none_is_given(tree):
+    tree.makepyfile(test_probe=PROBE)
+
+    first = tree.runpytest("-s", "--shuffle-loop").stdout.str()
+    second = tree.runpytest("-s", "--shuffle-loop").stdout.str()
+
+    seeds = [re.search(r"shuffle-loop: on, seed (\d+)", out).group(1) for out in (first, second)]
+    assert f"LOOP ShuffledEventLoop {seeds[0]}:" in first
+    assert seeds[0] != seeds[1]
+
+
+def test_a_failing_test_reports_how_to_replay_it(tree):
+    tree.makepyfile(test_fails=ALWAYS_FAILS)
+
+    result = tree.runpytest("--shuffle-seed", "9")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*shuffle-loop*",
+            "*replay: pytest 'test_fails.py::test_fails' --shuffle-seed 9*",
+            "shuffle-loop: 1 failed report(s) under seed 9; replay with --shuffle-seed 9",
+        ]
+    )
+
+
+def test_xdist_workers_use_the_seed_the_controller_drew_and_printed(tree):
+    tree.makepyfile(test_fails=ALWAYS_FAILS)
+
+    result = tree.runpytest_subprocess(
+        "-n", "1", "--shuffle-loop", "-p", "no:schemathesis", "-p", "no:locust"
+    )
+
+    output = result.stdout.str()
+    printed = re.search(r"shuffle-loop: on, seed (\d+)", output).group(1)
+    assert f"LOOP-SEED {printed}:test_fails.py::test_fails" in output
+
+
+def test_replaying_a_seed_replays_the_schedule_of_the_test(tree):
+    tree.makepyfile(
+        test_trace="""
+import asyncio, os
+
+async def test_trace():
+    trace = []
+
+    async def worker(name):
+        for step in range(3):
+            trace.append(f"{name}{step}")
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(worker(name) for name in "abcde"))
+    with open(os.environ["TRACE_FILE"], "a") as out:
+        out.write(" ".join(trace) + "\\n")
+"""
+    )
+    trace_file = tree.path / "traces.txt"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACE_FILE", str(trace_file))
+        for seed in ("11", "11", "12"):
+            tree.runpytest("--shuffle-seed", seed).assert_outcomes(passed=1)
+
+    first, replay, other = trace_file.read_text().splitlines()
+    assert first == replay
+    assert first != other
+
+
+def test_shuffled_event_loop_is_a_selector_loop():
+    loop = ShuffledEventLoop(1)
+    try:
+        assert isinstance(loop, asyncio.SelectorEventLoop)
+        assert loop.seed == 1
+    finally:
+        loop.close()
