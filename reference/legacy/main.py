@@ -325,6 +325,13 @@ def create_app(
             for state in ("idle", "busy", "provisioning"):
                 value = getattr(stats, state)
                 lines.append(f'gateway_pool_workers{{function="{name}",state="{state}"}} {value}')
+        lines.append("# TYPE gateway_pool_waiting gauge")
+        for name, pool in st.pools.items():
+            lines.append(f'gateway_pool_waiting{{function="{name}"}} {pool.stats().waiting}')
+        lines.append("# TYPE gateway_pool_max_capacity gauge")
+        for name, pool in st.pools.items():
+            capacity = pool.stats().max_capacity
+            lines.append(f'gateway_pool_max_capacity{{function="{name}"}} {capacity}')
         lines.append("# TYPE gateway_breaker_state gauge")
         for name, breaker in st.breakers.items():
             for state in LegacyBreakerState:
@@ -332,6 +339,9 @@ def create_app(
                 lines.append(
                     f'gateway_breaker_state{{function="{name}",state="{state.value}"}} {value}'
                 )
+        lines.append("# TYPE gateway_breaker_trips gauge")
+        for name, breaker in st.breakers.items():
+            lines.append(f'gateway_breaker_trips{{function="{name}"}} {breaker.trips}')
         lines.append("# TYPE gateway_breaker_failure_count gauge")
         for name, breaker in st.breakers.items():
             lines.append(
@@ -355,6 +365,7 @@ def create_app(
             }
         breakers = {
             name: {
+                "name": name,
                 "state": breaker.state.value,
                 "failures": breaker.failure_count,
                 "successes": breaker.success_count,

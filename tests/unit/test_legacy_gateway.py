@@ -290,6 +290,8 @@ async def test_system_endpoints_describe_the_gateway(gateway: Gateway) -> None:
     assert services["sleep"]["scaling"]["max_capacity"] == 4
     assert 'gateway_requests_total{function="echo",status="200"} 1' in metrics
     assert 'gateway_breaker_state{function="echo",state="closed"} 1' in metrics
+    assert 'gateway_pool_max_capacity{function="sleep"} 4' in metrics
+    assert 'gateway_breaker_trips{function="echo"} 0' in metrics
 
 
 async def test_shutdown_kills_every_worker(config_files: tuple[Path, Path]) -> None:
