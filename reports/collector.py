@@ -29,6 +29,7 @@ import pytest
 from reports.signature import short_message, type_from_crash_line, user_location
 
 _FAILURE_ATTR = "gateproof_failure"
+SHUFFLE_PLUGIN_NAME = "gateproof-shuffle-loop"  # registered by gateproof.testing.plugin
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -110,10 +111,15 @@ class ResultWriter:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         config = session.config
+        # gateproof's shuffled loop draws a seed when none is given: record the one in use
+        shuffler = config.pluginmanager.get_plugin(SHUFFLE_PLUGIN_NAME)
+        shuffle_seed = getattr(shuffler, "seed", None)
         self._write(
             event="start",
             hypothesis_seed=config.getoption("hypothesis_seed", None),
-            shuffle_seed=config.getoption("--shuffle-seed", None),
+            shuffle_seed=shuffle_seed
+            if shuffle_seed is not None
+            else config.getoption("--shuffle-seed", None),
             rootdir=str(config.rootpath),
         )
 

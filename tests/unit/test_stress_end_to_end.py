@@ -267,6 +267,8 @@ def test_seed_and_extra_pytest_arguments_reach_pytest(tmp_path, monkeypatch):
     assert status == EXIT_OK, report["verdict"]
     assert report["seed"]["requested"] == 1234
     assert report["seed"]["hypothesis"] == "1234"
+    assert report["seed"]["shuffle"] == 1234  # gateproof's pytest plugin offers --shuffle-seed
+    assert "--shuffle-seed=1234" in report["command"]
     assert "--hypothesis-seed=1234" in report["command"]
     assert report["command"].endswith("--flavor salty")
 
