@@ -15,6 +15,7 @@ import psutil
 import pytest
 import yaml
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from reference.legacy.main import create_app
 
@@ -292,6 +293,8 @@ async def test_system_endpoints_describe_the_gateway(gateway: Gateway) -> None:
     assert 'gateway_breaker_state{function="echo",state="closed"} 1' in metrics
     assert 'gateway_pool_max_capacity{function="sleep"} 4' in metrics
     assert 'gateway_breaker_trips{function="echo"} 0' in metrics
+    families = {family.name for family in text_string_to_metric_families(metrics)}
+    assert {"gateway_requests", "gateway_pool_workers", "gateway_breaker_state"} <= families
 
 
 async def test_shutdown_kills_every_worker(config_files: tuple[Path, Path]) -> None:
