@@ -203,6 +203,20 @@ async def test_a_worker_that_exits_before_it_is_ready_reports_its_exit_status() 
         assert backend.child_pids() == []
 
 
+async def test_a_warm_worker_that_cannot_start_fails_the_backend_start_and_leaves_nothing() -> None:
+    broken = FunctionEntity(
+        name="broken",
+        environment={"GATEPROOF_FUNCTION": "no-such"},
+        scaling=ScalingConfig(min_capacity=2, max_capacity=2),
+    )
+    backend = ProcessBackend({"broken": broken, "echo": entity("echo", min_capacity=1)})
+    with pytest.raises(WorkerStartError):
+        async with backend:
+            pass
+    assert backend.child_pids() == []
+    assert runtime_children() == []
+
+
 async def test_an_unknown_function_is_refused_without_spawning() -> None:
     async with ProcessBackend({"echo": entity("echo")}) as backend:
         with pytest.raises(UnknownFunctionError):
