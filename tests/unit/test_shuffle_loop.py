@@ -184,3 +184,26 @@ def test_shuffled_event_loop_is_a_selector_loop():
         assert loop.seed == 1
     finally:
         loop.close()
+
+
+# -- what shuffling buys: the benchmark ------------------------------------------
+
+
+def test_bench_shuffle_catches_the_legacy_acquire_race_in_more_configurations(capsys):
+    from gateproof.cli import main
+
+    status = main(["bench", "shuffle", "--runs", "2"])
+    output = capsys.readouterr().out
+
+    assert status == 0, output
+    assert re.search(r"control: the reference pool failed 0 of \d+ shuffled runs", output)
+    plain, shuffled = map(int, re.search(r"acquire race +(\d+)/12 vs (\d+)/12", output).groups())
+    assert shuffled > plain
+    assert "evicted worker handed out again" in output
+
+
+def test_bench_shuffle_refuses_a_bad_pool_impl(capsys):
+    from gateproof.cli import EXIT_USAGE, main
+
+    assert main(["bench", "shuffle", "--pool-impl", "nowhere"]) == EXIT_USAGE
+    assert "module:factory" in capsys.readouterr().err
