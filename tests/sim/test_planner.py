@@ -14,7 +14,7 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 def test_offered_load_is_the_time_averaged_rate_times_the_mean_service() -> None:
     storm = load_scenario(SCENARIOS / "cold-start-storm.yaml")
-    assert offered_load(storm, "thumbnail") == pytest.approx((110 / 120) * 80 * 0.1)
+    assert offered_load(storm, "thumbnail") == pytest.approx((110 / 120) * 120 * 0.1)
 
 
 def test_the_default_grid_has_ten_sizes_above_the_offered_load() -> None:
@@ -27,8 +27,8 @@ def test_a_cold_start_limit_is_met_by_keeping_workers_warm() -> None:
         SCENARIOS / "cold-start-storm.yaml",
         ["slo={p99: 5.0, cold_start_rate: 0.0003}", "duration=60"],
     )
-    plan = plan_capacity(scenario, sizes=[12], replications=2, workers=1)["thumbnail"]
-    assert plan.max_capacity == 12
+    plan = plan_capacity(scenario, sizes=[16], replications=2, workers=1)["thumbnail"]
+    assert plan.max_capacity == 16
     assert plan.min_capacity is not None and plan.min_capacity > 0
     passing = [p for p in plan.min_points if p.met]
     assert min(p.min_capacity for p in passing) == plan.min_capacity
