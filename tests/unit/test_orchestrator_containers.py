@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import docker.errors
+import httpx
 import pytest
 
 from reference.orchestrator.containers import (
@@ -205,3 +206,38 @@ async def test_containers_without_heartbeat_are_reaped_after_idle_timeout(ready_
     assert await manager.reap_idle() == [idle.name]
     assert [w.id for w in await manager.sync()] == [kept.id]
     await manager.aclose()
+
+
+# -- the HTTP API over the same fake ---------------------------------------------
+
+
+@pytest.fixture
+async def api(ready_port: int) -> AsyncIterator[tuple[httpx.AsyncClient, FakeContainers]]:
+    from reference.orchestrator.app import create_app
+
+    containers = FakeContainers(ready_port, fail_on=2)
+    leftover = FakeContainer(containers, "gp-echo-old", {LABEL: "unit"}, ready_port)
+    containers.all[leftover.id] = leftover
+    app = create_app(OrchestratorSettings(instance="unit"), FakeDocker(containers))  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://o") as client:
+            yield client, containers
+
+
+async def test_the_api_maps_failures_to_stable_codes(
+    api: tuple[httpx.AsyncClient, FakeContainers],
+) -> None:
+    client, containers = api
+    assert "gp-echo-old" in containers.removed  # leftovers go at startup
+    ok = await client.post("/containers/provision", json={"function": "echo"})
+    assert ok.status_code == 200 and ok.json()["workers"][0]["host"] == "127.0.0.1"
+    failed = await client.post("/containers/provision", json={"function": "echo"})
+    assert failed.status_code == 503 and failed.json()["detail"]["code"] == "provision_failed"
+    missing = await client.post(
+        "/containers/provision", json={"function": "echo", "image": "absent"}
+    )
+    assert missing.status_code == 422 and missing.json()["detail"]["code"] == "image_missing"
+    assert (await client.delete("/containers/not-a-container")).status_code == 404
+    bad_name = await client.post("/containers/provision", json={"function": "../etc"})
+    assert bad_name.status_code == 422
