@@ -5,7 +5,7 @@ Options, all in the "gateproof" group of ``pytest --help``:
 ``--pool-impl MODULE:FACTORY``
     the pool the conformance suite in ``tests/stress/`` runs against
     (default: the reference pool); see ``docs/pool-adapter.md``.
-``--shuffle-loop`` / ``--shuffle-seed N``
+``--shuffle-loop [--shuffle-seed N]``
     run every pytest-asyncio test on a :class:`~gateproof.testing.shuffle.ShuffledEventLoop`.
     The run's seed is printed in the header (one is drawn when none is given,
     and shared with pytest-xdist workers); each test's schedule is derived from
@@ -50,7 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="seed of the shuffled schedules (implies --shuffle-loop); default: drawn per run",
+        help="seed of the shuffled schedules under --shuffle-loop; default: drawn per run",
     )
 
 
@@ -61,9 +61,9 @@ def pytest_configure(config: pytest.Config) -> None:
             load_pool_factory(spec)
         except ValueError as error:
             raise pytest.UsageError(str(error)) from None
-    seed = config.getoption("shuffle_seed")
-    if not config.getoption("shuffle_loop") and seed is None:
+    if not config.getoption("shuffle_loop"):
         return
+    seed = config.getoption("shuffle_seed")
     if not hasattr(config.hook, "pytest_asyncio_loop_factories"):
         raise pytest.UsageError(
             "--shuffle-loop needs pytest-asyncio >= 1.5 (its loop factory hook); "
@@ -84,7 +84,10 @@ class ShuffleLoopPlugin:
         self._test_id = "session"  # loops made before any test (session-scoped fixtures)
 
     def pytest_report_header(self) -> str:
-        return f"shuffle-loop: on, seed {self.seed} (replay with --shuffle-seed {self.seed})"
+        return (
+            f"shuffle-loop: on, seed {self.seed} "
+            f"(replay with --shuffle-loop --shuffle-seed {self.seed})"
+        )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -112,7 +115,7 @@ class ShuffleLoopPlugin:
                     "shuffle-loop",
                     f"failed under shuffle seed {self.seed} (schedule "
                     f"{schedule_seed(self.seed, item.nodeid)!r}); replay: "
-                    f"pytest '{item.nodeid}' --shuffle-seed {self.seed} "
+                    f"pytest '{item.nodeid}' --shuffle-loop --shuffle-seed {self.seed} "
                     f"(with the same --count and other options)",
                 )
             )
@@ -126,5 +129,5 @@ class ShuffleLoopPlugin:
         if self.failed:
             terminalreporter.write_line(
                 f"shuffle-loop: {self.failed} failed report(s) under seed {self.seed}; "
-                f"replay with --shuffle-seed {self.seed}"
+                f"replay with --shuffle-loop --shuffle-seed {self.seed}"
             )

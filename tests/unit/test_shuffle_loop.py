@@ -89,7 +89,7 @@ def tree(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_without_the_option_pytest_asyncio_keeps_its_default_loop(tree):
     tree.makepyfile(test_probe=PROBE)
 
-    result = tree.runpytest("-s")
+    result = tree.runpytest("-s", "--shuffle-seed", "3")  # a seed alone does not switch
 
     result.assert_outcomes(passed=1)
     assert "LOOP ShuffledEventLoop" not in result.stdout.str()
@@ -104,7 +104,7 @@ def test_the_option_switches_every_asyncio_test_to_the_shuffled_loop(tree):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "shuffle-loop: on, seed 41 (replay with --shuffle-seed 41)",
+            "shuffle-loop: on, seed 41 (replay with --shuffle-loop --shuffle-seed 41)",
             "*LOOP ShuffledEventLoop 41:test_probe.py::test_probe*",
         ]
     )
@@ -124,14 +124,15 @@ def test_a_seed_is_drawn_and_printed_when_none_is_given(tree):
 def test_a_failing_test_reports_how_to_replay_it(tree):
     tree.makepyfile(test_fails=ALWAYS_FAILS)
 
-    result = tree.runpytest("--shuffle-seed", "9")
+    result = tree.runpytest("--shuffle-loop", "--shuffle-seed", "9")
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
             "*shuffle-loop*",
-            "*replay: pytest 'test_fails.py::test_fails' --shuffle-seed 9*",
-            "shuffle-loop: 1 failed report(s) under seed 9; replay with --shuffle-seed 9",
+            "*replay: pytest 'test_fails.py::test_fails' --shuffle-loop --shuffle-seed 9*",
+            "shuffle-loop: 1 failed report(s) under seed 9; "
+            "replay with --shuffle-loop --shuffle-seed 9",
         ]
     )
 
@@ -170,7 +171,7 @@ async def test_trace():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRACE_FILE", str(trace_file))
         for seed in ("11", "11", "12"):
-            tree.runpytest("--shuffle-seed", seed).assert_outcomes(passed=1)
+            tree.runpytest("--shuffle-loop", "--shuffle-seed", seed).assert_outcomes(passed=1)
 
     first, replay, other = trace_file.read_text().splitlines()
     assert first == replay
