@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from collections.abc import Mapping
 
 import httpx
@@ -74,6 +75,7 @@ class LambdaInvoker:
         self.breakers = breakers
         self.clients = clients
         self.no_capacity_retry_after = no_capacity_retry_after
+        self._urls: weakref.WeakKeyDictionary[WorkerInfo, httpx.URL] = weakref.WeakKeyDictionary()
 
     async def invoke_function(
         self, name: str, payload: bytes, headers: Mapping[str, str] | None = None
@@ -165,7 +167,14 @@ class LambdaInvoker:
         self, worker: WorkerInfo, payload: bytes, headers: dict[str, str]
     ) -> httpx.Response:
         client = self.clients.for_worker(worker)
-        return await client.post(worker.url + INVOKE_PATH, content=payload, headers=headers)
+        return await client.post(self._invoke_url(worker), content=payload, headers=headers)
+
+    def _invoke_url(self, worker: WorkerInfo) -> httpx.URL:
+        """The worker's invoke URL, parsed once per worker (URL parsing is costly in httpx)."""
+        url = self._urls.get(worker)
+        if url is None:
+            url = self._urls[worker] = httpx.URL(worker.url + INVOKE_PATH)
+        return url
 
     def _validate_response(self, response: httpx.Response) -> InvocationResult:
         """A success, or the error the worker's answer means (5xx, function error)."""
