@@ -342,11 +342,12 @@ def _logged(draw: Callable[[], float], log: list[float]) -> Callable[[], float]:
 
 
 def _histogram_stats(prefix: str, histogram: LatencyHistogram) -> dict[str, float]:
+    values = histogram.percentiles([50, 95, 99])
     return {
         f"{prefix}_mean": histogram.mean,
-        f"{prefix}_p50": histogram.percentile(50),
-        f"{prefix}_p95": histogram.percentile(95),
-        f"{prefix}_p99": histogram.percentile(99),
+        f"{prefix}_p50": values[50],
+        f"{prefix}_p95": values[95],
+        f"{prefix}_p99": values[99],
     }
 
 
@@ -384,13 +385,18 @@ def run_replication(
     env.run()
     measured = duration - scenario.warmup
     functions = {name: model.summary(measured) for name, model in models.items()}
-    overall_latency, overall_wait = LatencyHistogram(), LatencyHistogram()
-    for model in models.values():
-        overall_latency.merge(model.latency_hist)
-        overall_wait.merge(model.wait_hist)
+    if len(models) == 1:
+        (only,) = models.values()
+        overall = _overall(functions, only.latency_hist, only.wait_hist)
+    else:
+        overall_latency, overall_wait = LatencyHistogram(), LatencyHistogram()
+        for model in models.values():
+            overall_latency.merge(model.latency_hist)
+            overall_wait.merge(model.wait_hist)
+        overall = _overall(functions, overall_latency, overall_wait)
     return {
         "functions": functions,
-        "overall": _overall(functions, overall_latency, overall_wait),
+        "overall": overall,
         "histograms": {
             name: {"latency": m.latency_hist.encode(), "wait": m.wait_hist.encode()}
             for name, m in models.items()
