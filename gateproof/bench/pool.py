@@ -53,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--capacity", type=int, default=CAPACITY, help=f"max_capacity (default: {CAPACITY})"
     )
     parser.add_argument(
+        "--pool-impl",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="measure another pool built by the conformance suite's adapter contract "
+        "(default: the reference ContainerPool); see docs/pool-adapter.md",
+    )
+    parser.add_argument(
         "--stress",
         action="store_true",
         help="also time `gateproof stress STRESS_PATH --count 100` (target: under 60 s)",
@@ -106,18 +113,21 @@ async def pairs_per_second(
     return per_task * tasks / (time.perf_counter() - started)
 
 
-def measure_reference(tasks: int, pairs: int, capacity: int) -> float:
-    """One run against the reference pool, warmed to capacity first like the baseline."""
+def measure_reference(tasks: int, pairs: int, capacity: int, pool_impl: str | None = None) -> float:
+    """One run against the reference pool (or ``pool_impl``), warmed to capacity first."""
+    from gateproof.testing.pool_adapter import DEFAULT_POOL_IMPL, load_pool_factory
     from reference.gateway.models.scaling import ScalingConfig
-    from reference.gateway.services.pool import ContainerPool
+
+    factory = load_pool_factory(pool_impl or DEFAULT_POOL_IMPL)
 
     async def provision() -> object:
         return object()
 
     async def bench() -> float:
         config = ScalingConfig(max_capacity=capacity, min_capacity=capacity, acquire_timeout=600.0)
-        pool: ContainerPool[object] = ContainerPool("bench", config, provision)
-        await pool.start()
+        pool = factory("bench", config, provision, clock=time.monotonic)
+        if hasattr(pool, "start"):
+            await pool.start()
         rate = await pairs_per_second(pool.acquire, pool.release, tasks, pairs)
         await pool.drain()
         return rate
@@ -135,11 +145,13 @@ def measure_baseline(tasks: int, pairs: int, capacity: int) -> float:
     return asyncio.run(bench())
 
 
-def compare(tasks: int, pairs: int, capacity: int, repeat: int) -> tuple[float, float]:
+def compare(
+    tasks: int, pairs: int, capacity: int, repeat: int, pool_impl: str | None = None
+) -> tuple[float, float]:
     """Median pairs/s of the reference pool and of the baseline, runs interleaved."""
     reference, baseline = [], []
     for _ in range(repeat):
-        reference.append(measure_reference(tasks, pairs, capacity))
+        reference.append(measure_reference(tasks, pairs, capacity, pool_impl))
         baseline.append(measure_baseline(tasks, pairs, capacity))
     return statistics.median(reference), statistics.median(baseline)
 
@@ -166,16 +178,25 @@ def time_stress(path: str, count: int) -> tuple[float, str]:
 def run(args: argparse.Namespace) -> int:
     if args.pairs < 100 or args.repeat < 1 or args.capacity < 1:
         raise UsageError("--pairs must be at least 100, --repeat and --capacity at least 1")
+    if args.pool_impl is not None:
+        from gateproof.testing.pool_adapter import load_pool_factory
+
+        try:
+            load_pool_factory(args.pool_impl)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    candidate = args.pool_impl or "reference pool"
+    width = max(15, len(candidate))
     print(
         f"pool: acquire+release pairs per second, median of {args.repeat} runs of "
         f"{args.pairs} pairs, max_capacity {args.capacity}, workers are plain objects"
     )
-    print(f"{'tasks':>6}  {'reference pool':>15}  {'semaphore+deque':>15}  {'cost ratio':>10}")
+    print(f"{'tasks':>6}  {candidate:>{width}}  {'semaphore+deque':>15}  {'cost ratio':>10}")
     ok = True
     for tasks in CONCURRENCY:
-        reference, baseline = compare(tasks, args.pairs, args.capacity, args.repeat)
+        reference, baseline = compare(tasks, args.pairs, args.capacity, args.repeat, args.pool_impl)
         ratio = baseline / reference
-        line = f"{tasks:>6}  {reference:>15,.0f}  {baseline:>15,.0f}  {ratio:>9.2f}x"
+        line = f"{tasks:>6}  {reference:>{width},.0f}  {baseline:>15,.0f}  {ratio:>9.2f}x"
         if tasks == max(CONCURRENCY):
             passed = ratio <= TARGET_RATIO
             ok &= passed

@@ -103,3 +103,16 @@ def test_the_stress_line_reports_the_wall_time_and_the_verdict(tmp_path, monkeyp
     assert match, out
     assert float(match[1]) > 0
     assert "  PASSED: every test passed 2 consecutive runs" in out
+
+
+def test_another_pool_is_measured_through_the_adapter_contract(capsys):
+    spec = "reference.gateway.services.pool:ContainerPool"
+    main(["bench", "pool", "--pairs", "200", "--repeat", "1", "--pool-impl", spec])
+    header = capsys.readouterr().out.splitlines()[1]
+    assert header.split() == ["tasks", spec, "semaphore+deque", "cost", "ratio"]
+
+
+def test_a_pool_that_cannot_be_imported_is_a_usage_error(capsys):
+    argv = ["bench", "pool", "--pairs", "200", "--pool-impl", "no_such_module:Pool"]
+    assert main(argv) == EXIT_USAGE
+    assert "cannot import 'no_such_module'" in capsys.readouterr().err
