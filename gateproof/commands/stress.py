@@ -94,10 +94,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "stress",
         help="run tests N times in parallel and write a flakiness report",
+        usage="gateproof stress [options] [PATH ...] [-- PYTEST_ARG ...]",
         description=(
             "Run a pytest selection N times (pytest-repeat) across workers "
             "(pytest-xdist) and write flakiness.json and flakiness.md: per test runs, "
-            "failures, flake rate, a 95%% upper bound on the failure probability and "
+            "failures, flake rate, a 95% upper bound on the failure probability and "
             "the failure signatures. Arguments after -- go to pytest unchanged."
         ),
         epilog=(
