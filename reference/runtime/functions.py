@@ -12,7 +12,8 @@ Lambda proxy event from the gateway's routed API, from the JSON object in its
 * ``sleep``: ``{"sleep_ms": 50}``
 * ``fail``: ``{"fail": true}`` (force; ``false`` never fails), ``"fail_rate"``,
   ``"fail_mode"`` (``error``, ``status``, ``crash``), ``"fail_status"``
-* ``cpu``: ``{"cpu_ms": 20}``
+* ``cpu``: ``{"cpu_ms": 20}``; the burn holds the worker's only thread, as a
+  single-threaded function would, so the worker answers nothing else meanwhile
 
 A bad option is the function's own error: a 200 with ``errorType``, as Lambda
 reports a handler exception.
