@@ -379,3 +379,39 @@ def _zombie(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+# -- configuration (parsed inline, as the monolith did) ----------------------------
+
+
+def test_defaults_are_deep_merged_and_env_references_substituted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEGACY_TEST_RATE", "0.25")
+    functions, routing = tmp_path / "functions.yml", tmp_path / "routing.yml"
+    functions.write_text(
+        "defaults:\n"
+        "  timeout_seconds: 7\n"
+        "  scaling: {max_capacity: 3, acquire_timeout: 2}\n"
+        "functions:\n"
+        "  f:\n"
+        "    environment: {GATEPROOF_FAIL_RATE: '${LEGACY_TEST_RATE}', X: '${UNSET_X:-dflt}'}\n"
+        "    scaling: {min_capacity: 1}\n"
+    )
+    routing.write_text("routes: [{path: /f, method: GET, function: f}]\n")
+
+    config = create_app(functions, routing).state.legacy.functions["f"]
+
+    assert config["timeout_seconds"] == 7
+    assert config["scaling"]["max_capacity"] == 3
+    assert config["scaling"]["min_capacity"] == 1
+    assert config["environment"] == {"GATEPROOF_FAIL_RATE": "0.25", "X": "dflt"}
+
+
+def test_a_route_to_an_undeclared_function_is_refused_at_startup(
+    config_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    routing = tmp_path / "bad-routing.yml"
+    routing.write_text("routes: [{path: /x, method: GET, function: ghost}]\n")
+    with pytest.raises(ValueError, match="unknown function"):
+        create_app(config_files[0], routing)
