@@ -130,8 +130,12 @@ async def test_the_orchestrator_restarted_during_a_stream_of_requests(
         warm = await client.post(invoke_path("echo"), json={"still": "warm"})
         assert warm.status_code == 200  # warm workers keep serving while it is down
 
+        gone = set(backend.worker_ids())
         await asyncio.to_thread(orchestrator.start)  # same port; it removes its leftovers
         restarted = time.monotonic()
+        while set(backend.worker_ids()) & gone:  # heartbeats report them missing
+            assert time.monotonic() - restarted < 15, "removed containers were never forgotten"
+            await asyncio.sleep(0.1)
         statuses: dict[str, list[int]] = {"echo": [], "cpu": []}
         recovered = False
         while time.monotonic() - restarted < 20:
@@ -143,6 +147,7 @@ async def test_the_orchestrator_restarted_during_a_stream_of_requests(
                 break
             await asyncio.sleep(0.1)
         assert recovered, f"no success within 20s of the restart: {statuses}"
+        assert statuses["echo"][0] == 200  # the dead idle worker was forgotten, not handed out
         errors = {code for codes in statuses.values() for code in codes if code != 200}
         assert errors <= {502, 503}
         running = ours(docker_client)

@@ -11,7 +11,6 @@ from gateproof.docker.orchestrator_process import free_port
 from reference.gateway.backends.base import InvocationBackend
 from reference.gateway.backends.docker import DockerBackend, OrchestratorUnavailableError
 from reference.gateway.models import FunctionEntity, ScalingConfig
-from reference.gateway.services.janitor import Janitor
 
 FUNCTIONS = {"echo": FunctionEntity(name="echo", scaling=ScalingConfig(acquire_timeout=10))}
 
@@ -40,21 +39,20 @@ async def test_a_cold_start_without_an_orchestrator_fails_fast_with_a_clear_erro
         assert (stats.provisioning, stats.waiting) == (0, 0)  # the slot is free again
 
 
-async def test_the_janitor_survives_failing_rounds() -> None:
-    three_rounds = asyncio.Event()
-    rounds: list[int] = []
+async def test_housekeeping_goes_on_while_the_orchestrator_is_down() -> None:
+    backend = DockerBackend(
+        FUNCTIONS, orchestrator_url=f"http://127.0.0.1:{free_port()}", heartbeat_interval=0.01
+    )
+    async with backend:
+        backend._doomed.add("some-container")  # a deletion that must wait for the orchestrator
+        deadline = time.monotonic() + 5
+        while backend.housekeeping_rounds < 3:
+            assert time.monotonic() < deadline, "housekeeping stopped after a failed round"
+            await asyncio.sleep(0.01)
+        assert backend.orchestrator_down
+        assert backend._doomed == {"some-container"}  # kept for when it returns
 
-    async def step() -> None:
-        rounds.append(1)
-        if len(rounds) >= 3:
-            three_rounds.set()
-        raise OrchestratorUnavailableError("down")
 
-    async with Janitor(step, interval=0.01):
-        await asyncio.wait_for(three_rounds.wait(), 5)
-    assert len(rounds) >= 3
-
-
-def test_the_janitor_needs_a_positive_interval() -> None:
-    with pytest.raises(ValueError):
-        Janitor(lambda: asyncio.sleep(0), interval=0)
+async def test_prune_idle_is_offered_for_the_gateway_janitor() -> None:
+    async with absent_backend() as backend:
+        assert await backend.prune_idle() == []

@@ -4,11 +4,11 @@ The gateway never talks to Docker: a pool's provision callback asks the
 orchestrator for one container (``POST /containers/provision``) and eviction
 gives it back (``DELETE``). On entry the backend adopts the workers the
 orchestrator reports as running (``GET /containers/sync``), so a restarted
-gateway reuses warm containers instead of starting new ones. A
-:class:`~reference.gateway.services.janitor.Janitor` then heartbeats every
-worker, forgets idle ones the orchestrator reports gone, prunes workers idle
-past ``idle_timeout`` and retries deletions that failed while the
-orchestrator was down.
+gateway reuses warm containers instead of starting new ones. A housekeeping
+task then heartbeats every worker (``POST /containers/heartbeat``), forgets
+idle ones the orchestrator reports gone, prunes workers idle past
+``idle_timeout`` and retries deletions that failed while the orchestrator
+was down. ``prune_idle`` is public too, for the gateway's janitor.
 
 While the orchestrator is down, acquiring a worker that needs a cold start
 raises :class:`OrchestratorUnavailableError` (the gateway answers 503
@@ -22,6 +22,7 @@ when it returns: the next provision simply succeeds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Self
@@ -31,7 +32,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reference.gateway.backends.base import WorkerInfo
 from reference.gateway.models import FunctionEntity
-from reference.gateway.services.janitor import Janitor
 from reference.gateway.services.orchestrator_client import (
     HeartbeatClient,
     OrchestratorUnavailableError,
@@ -80,7 +80,9 @@ class DockerBackend:
         self.pools: PoolManager[WorkerInfo] = PoolManager(self._provision)
         for name, function in self.functions.items():
             self.pools.add(name, function.scaling)
-        self.janitor = Janitor(self.housekeeping, heartbeat_interval)
+        self.heartbeat_interval = heartbeat_interval
+        self._housekeeper: asyncio.Task[None] | None = None
+        self.housekeeping_rounds = 0
         self._adopt = adopt
         self._workers: dict[str, WorkerInfo] = {}  # container id -> worker we hold
         self._busy: set[str] = set()
@@ -117,11 +119,13 @@ class DockerBackend:
         if self._adopt:
             await self.adopt_running()
         await self.pools.start()
-        self.janitor.start()
+        self._housekeeper = asyncio.get_running_loop().create_task(
+            self._housekeep_forever(), name="docker-backend-housekeeping"
+        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.janitor.aclose()
+        await self._stop_housekeeping()
         try:
             drained = await self.pools.drain()
             workers = [w for ws in drained.values() for w in ws]
@@ -134,7 +138,7 @@ class DockerBackend:
 
         What a gateway that dies does; the next one adopts the containers.
         """
-        await self.janitor.aclose()
+        await self._stop_housekeeping()
         await self.provisioner.aclose()
         await self.heartbeats.aclose()
 
@@ -197,11 +201,31 @@ class DockerBackend:
 
     # -- housekeeping -------------------------------------------------------------
 
+    async def prune_idle(self, now: float | None = None) -> list[WorkerInfo]:
+        """Destroy workers idle past their ``idle_timeout`` (``min_capacity`` stay)."""
+        pruned = [w for workers in self.pools.prune_idle(now).values() for w in workers]
+        await asyncio.gather(*(self._destroy(worker) for worker in pruned))
+        return pruned
+
+    async def _housekeep_forever(self) -> None:
+        while True:  # ends when cancelled by __aexit__ or detach
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                await self.housekeeping()
+            except Exception:  # a failed round must not end housekeeping
+                log.exception("docker backend: a housekeeping round failed")
+            self.housekeeping_rounds += 1
+
+    async def _stop_housekeeping(self) -> None:
+        task, self._housekeeper = self._housekeeper, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def housekeeping(self) -> None:
-        """One janitor round: prune idle, heartbeat, forget the gone, retry deletions."""
-        for pruned in self.pools.prune_idle().values():
-            for worker in pruned:
-                await self._destroy(worker)
+        """One round: prune idle, heartbeat, forget the gone, retry deletions."""
+        await self.prune_idle()
         try:
             for container_id in list(self._doomed):
                 await self.provisioner.delete(container_id)
