@@ -97,11 +97,18 @@ def run(args: argparse.Namespace) -> int:
 def _report(
     args: argparse.Namespace, direct: Figures, through: Figures, naive: Figures, rss_mb: float
 ) -> bool:
+    load = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
     print(
         f"gateproof bench gateway: echo, {args.connections} connections, "
         f"{args.duration:g} s per phase after {args.warmup:g} s warm-up, 127.0.0.1, "
-        f"{os.cpu_count()} CPUs"
+        f"{cpus} CPUs, load average {load:.1f}"
     )
+    if load > cpus:
+        print(
+            f"warning: the load average ({load:.1f}) is above the CPU count ({cpus}): other "
+            f"processes compete for the CPUs and the figures below are not representative"
+        )
     print(f"{'target':<30}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for name, figures in (
         ("direct to worker", direct),

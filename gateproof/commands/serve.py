@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings, container=container)
     config = uvicorn.Config(
         app,
-        loop=event_loop(settings.backend),
-        http="httptools",
+        loop="auto",  # uvloop and httptools (uvicorn[standard]) when installed: C, not Python
+        http="auto",
         access_log=False,
         log_level="warning",
         lifespan="on",
@@ -85,12 +85,6 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the Ctrl-C it already handled with a clean shutdown
     return EXIT_OK if server.started else EXIT_ENVIRONMENT
-
-
-def event_loop(backend: str) -> str:
-    """uvloop where it works: its ``subprocess_exec`` rejects the ``process_group`` argument
-    the process backend spawns workers with, so that backend runs on the asyncio loop."""
-    return "asyncio" if backend == "process" else "uvloop"
 
 
 def _bind(host: str, port: int) -> socket.socket:
