@@ -290,3 +290,20 @@ async def test_the_access_log_has_one_json_object_per_request(
         isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0 for line in lines
     )
     assert all("\n" not in record.getMessage() for record in records)
+
+
+async def test_a_workers_set_cookie_reaches_the_client_but_is_never_replayed(
+    make_gateway: GatewayFactory,
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def worker(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={}, headers={"Set-Cookie": "session=alice; Path=/"})
+
+    async with make_gateway(with_backend=mock_backend(worker)) as gw:
+        first = await gw.client.post(invoke_url("echo"), json={})
+        assert first.headers["set-cookie"].startswith("session=alice")
+        gw.client.cookies.clear()  # the next caller is someone else
+        await gw.client.post(invoke_url("echo"), json={})
+        assert "cookie" not in seen[1].headers

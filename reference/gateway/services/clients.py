@@ -9,6 +9,7 @@ transport (an in-process ASGI app) gets a client around that transport.
 
 from __future__ import annotations
 
+import http.cookiejar
 from typing import Self
 
 import httpx
@@ -58,4 +59,9 @@ class ClientPool:
 def _client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
     # The call's deadline is the function's timeout_seconds, enforced by the
     # invoker around the whole call, so httpx's own timeouts are off.
-    return httpx.AsyncClient(transport=transport, timeout=None, trust_env=False)
+    client = httpx.AsyncClient(transport=transport, timeout=None, trust_env=False)
+    # A worker's Set-Cookie is meant for the end user and passes through in the
+    # response; the shared client must never store it and replay it on the next
+    # user's call to the same worker.
+    client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return client
