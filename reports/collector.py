@@ -75,7 +75,7 @@ def failure_from_report(report: pytest.TestReport) -> dict[str, str]:
     if isinstance(failure, dict):
         return failure
     path, line, _ = report.location
-    location = f"{path}:{(line or 0) + 1}"
+    location = path if line is None else f"{path}:{line + 1}"
     if report.when == "???":
         return {
             "type": "WorkerCrashed",
