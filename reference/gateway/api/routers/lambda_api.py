@@ -14,18 +14,25 @@ from reference.gateway.core.errors import BadRequest
 
 INVOCATION_TYPES = ("RequestResponse", "Event")
 
-# The header is read by hand (FastAPI's parameter machinery costs more than the rest of the
-# route on this hot path) and documented here instead.
+# The path parameter and the header are read by hand (FastAPI's parameter machinery costs
+# more than the rest of the route on this hot path) and documented here instead.
 _OPENAPI: dict[str, Any] = {
     **ANY_JSON_BODY,
     "parameters": [
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "the function, as functions.yml names it",
+        },
         {
             "name": "X-Amz-Invocation-Type",
             "in": "header",
             "required": False,
             "schema": {"type": "string", "enum": list(INVOCATION_TYPES)},
             "description": "Event: answer 202 at once and run the call in the background",
-        }
+        },
     ],
 }
 
@@ -42,8 +49,9 @@ router = APIRouter(tags=["invoke"])
     openapi_extra=_OPENAPI,
     summary="Invoke a function",
 )
-async def invoke(name: str, request: Request) -> Response:
+async def invoke(request: Request) -> Response:
     """Run function ``name`` with the body as its event; ``Event`` answers 202 at once."""
+    name: str = request.path_params["name"]
     invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
     if invocation_type not in INVOCATION_TYPES:
         raise BadRequest(
