@@ -15,7 +15,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -234,10 +233,3 @@ def _refusable(harness: PoolHarness) -> list[FakeWorker]:
 
 def test_pool_invariants_hold_under_random_interleavings(pool_factory: PoolFactory) -> None:
     run_state_machine_as_test(lambda: PoolMachine(pool_factory), settings=SETTINGS)
-
-
-@pytest.fixture(autouse=True)
-def _no_running_loop() -> None:
-    """The machine runs its own loops; it must not be nested in another one."""
-    with pytest.raises(RuntimeError):
-        asyncio.get_running_loop()
