@@ -8,6 +8,7 @@ scrape time from the objects that own them, so they cannot drift.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -45,10 +46,17 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self.registry.register(_StateCollector(pools, breakers))
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def observe(self, function: str, status: int, seconds: float) -> None:
-        self.requests.labels(function, str(status)).inc()
-        self.duration.labels(function).observe(seconds)
+        # Labelled children cached by (function, status): .labels() is costly per request,
+        # and both label sets are bounded (known functions, HTTP statuses).
+        children = self._children.get((function, status))
+        if children is None:
+            children = (self.requests.labels(function, str(status)), self.duration.labels(function))
+            self._children[(function, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
