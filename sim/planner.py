@@ -8,6 +8,8 @@ gap below the first passing size is filled in; the cold-start limit is left
 to ``min_capacity``, which is then searched by bisection at the chosen size
 (more warm workers, fewer cold starts). A pool that the scenario keeps fully
 warm (``min_capacity == max_capacity``) stays fully warm at every size.
+Every size is run with the same seed streams (common random numbers), so the
+differences between sizes come from the size, not from the noise.
 """
 
 from __future__ import annotations
