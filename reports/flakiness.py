@@ -12,9 +12,11 @@ Top level
     ``upper_bound_95`` (the largest per-test bound: the flake rate of every
     test is below it at 95% confidence), ``totals`` (``runs``, ``passed``,
     ``failed``, ``errors``, ``skipped``), ``expected_runs``, ``wall_seconds``,
-    ``seed`` (``requested``, ``hypothesis``, ``shuffle``: null when not fixed),
-    ``command`` (the pytest command line), ``pytest_exit_code``, ``count``,
-    ``workers``, ``gateproof_version``, ``started_at``, ``collection_errors``
+    ``seed`` (``requested`` by ``--seed``; ``hypothesis``, null when Hypothesis
+    drew its own; ``shuffle``, the shuffled loop's seed, given or drawn, null
+    when the loop was not shuffled), ``command`` (the pytest command line),
+    ``pytest_exit_code``, ``count``, ``workers``, ``paths``,
+    ``gateproof_version``, ``started_at``, ``collection_errors``
     (``nodeid``, ``message``), ``tests``.
 Per test (``tests``, failing tests first)
     ``nodeid`` (pytest-repeat's ``I-N`` removed, the user's parameters kept),
