@@ -224,12 +224,15 @@ def run(args: argparse.Namespace) -> int:
             f"first failing run (plain / shuffled)"
         )
         plain_total = shuffled_total = plain_caught = shuffled_caught = 0
+        missed_by_plain: list[int | None] = []  # shuffled first failures where plain never failed
         signatures: Counter[str] = Counter()
         for params in scenario.grid:
             plain, shuffled = measure(candidate, scenario, params, runs, seed)
             plain_total += len(plain.failures)
             shuffled_total += len(shuffled.failures)
             plain_caught += bool(plain.failures)
+            if not plain.failures:
+                missed_by_plain.append(shuffled.first)
             shuffled_caught += bool(shuffled.failures)
             signatures += plain.signatures + shuffled.signatures
             print(
@@ -248,6 +251,13 @@ def run(args: argparse.Namespace) -> int:
         if signatures:
             seen = signatures.most_common(3)
             print("  failures seen: " + "; ".join(f"{text} ({n})" for text, n in seen))
+        caught = sorted(first for first in missed_by_plain if first is not None)
+        if missed_by_plain:
+            print(
+                f"  where every plain run passed ({len(missed_by_plain)} configurations), "
+                f"shuffled runs caught the defect in {len(caught)}"
+                + (f", first failure by run {caught[-1]}" if caught else "")
+            )
         summary.append(
             (scenario.name, configs, plain_caught, shuffled_caught, plain_total, shuffled_total)
         )
