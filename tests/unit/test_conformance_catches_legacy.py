@@ -35,7 +35,7 @@ def test_the_suite_passes_against_the_reference_pool():
 
 
 def test_the_suite_fails_against_the_legacy_pool_naming_both_defects():
-    result = run_suite("--pool-impl", LEGACY, "-n", "2")
+    result = run_suite("--pool-impl", LEGACY, "-n", "1")
     output = result.stdout + result.stderr
 
     assert result.returncode == 1, output[-3000:]
