@@ -442,7 +442,9 @@ def _series_dict(series: _Series) -> dict[str, list[float]]:
     data["latency_mean"] = [
         total / n if n else math.nan for total, n in zip(series.latency_sum, done, strict=True)
     ]
-    data["latency_max"] = series.latency_max
+    data["latency_max"] = [
+        peak if n else math.nan for peak, n in zip(series.latency_max, done, strict=True)
+    ]
     data["busy"] = series.busy
     data["workers"] = series.workers
     data["waiting"] = series.waiting
