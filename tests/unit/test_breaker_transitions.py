@@ -153,3 +153,18 @@ async def test_under_concurrency_the_half_open_gate_admits_exactly_the_probe_bud
     release.set()
     await asyncio.gather(*tasks)
     assert b.state is BreakerState.CLOSED
+
+
+def test_a_late_outcome_of_a_call_admitted_before_the_trip_decides_nothing() -> None:
+    b, clock = breaker()
+    assert b.allow()  # a slow call starts while the breaker is closed
+    trip(b)
+    clock.now += 5
+    assert b.state is BreakerState.HALF_OPEN
+    b.record_success()  # the slow call ends now: it was no probe
+    assert b.state is BreakerState.HALF_OPEN
+    b.record_failure()
+    assert b.state is BreakerState.HALF_OPEN and b.trips == 1
+    assert b.allow()  # the real probe decides
+    b.record_success()
+    assert b.state is BreakerState.CLOSED

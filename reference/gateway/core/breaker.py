@@ -146,7 +146,9 @@ class CircuitBreaker:
     def record_success(self) -> None:
         self.successes += 1
         if self._state is BreakerState.HALF_OPEN:
-            self._probes = max(0, self._probes - 1)
+            if self._probes == 0:
+                return  # a call admitted before the breaker opened: not a probe, decides nothing
+            self._probes -= 1
             self._move(BreakerState.CLOSED)
         elif self._state is BreakerState.CLOSED:
             self._window.append(False)
@@ -154,7 +156,9 @@ class CircuitBreaker:
     def record_failure(self) -> None:
         self.failures += 1
         if self._state is BreakerState.HALF_OPEN:
-            self._probes = max(0, self._probes - 1)
+            if self._probes == 0:
+                return  # a call admitted before the breaker opened: not a probe, decides nothing
+            self._probes -= 1
             self._move(BreakerState.OPEN)
         elif self._state is BreakerState.CLOSED:
             self._window.append(True)
