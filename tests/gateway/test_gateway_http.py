@@ -307,3 +307,13 @@ async def test_a_workers_set_cookie_reaches_the_client_but_is_never_replayed(
         gw.client.cookies.clear()  # the next caller is someone else
         await gw.client.post(invoke_url("echo"), json={})
         assert "cookie" not in seen[1].headers
+
+
+async def test_the_request_id_the_client_sees_is_the_one_the_worker_gets(
+    make_gateway: GatewayFactory,
+) -> None:
+    seen: list[httpx.Request] = []
+    backend = mock_backend(lambda request: seen.append(request) or httpx.Response(200, json={}))
+    async with make_gateway(with_backend=backend) as gw:
+        response = await gw.client.post(invoke_url("echo"), json={})
+        assert seen[0].headers["x-request-id"] == response.headers["x-request-id"]

@@ -34,6 +34,9 @@ def _too_large(limit: int) -> PayloadTooLarge:
 async def request_to_context(request: Request, limit: int) -> InputContext:
     body = await read_body(request, limit)
     headers = dict(request.headers.items())
+    headers["x-request-id"] = (
+        request.state.request_id
+    )  # the id the client sees, also when made here
     return InputContext(
         path=request.url.path,
         method=request.method,
