@@ -50,7 +50,7 @@ def create_app(
     )
     if settings.access_log:
         configure_access_log()
+    app.include_router(lambda_api.router)  # the hot path: matched first
     app.include_router(system.router)
-    app.include_router(lambda_api.router)
     app.include_router(routed.router)  # the catch-all: always last
     return app

@@ -64,4 +64,10 @@ def _client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
     # response; the shared client must never store it and replay it on the next
     # user's call to the same worker.
     client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    # And skip the extraction itself: it rebuilds urllib request objects on every call.
+    client.cookies.extract_cookies = _ignore_cookies  # type: ignore[method-assign]
     return client
+
+
+def _ignore_cookies(response: httpx.Response) -> None:
+    return None
