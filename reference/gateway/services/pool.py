@@ -12,10 +12,11 @@ The pool's invariants live here and nowhere else:
   failure frees the slot; the error is raised in the head waiter when the
   provisions still running cannot cover every waiter, and the next waiter may
   start a new provision;
-* ``acquire_timeout`` bounds the whole wait, cold start included; a waiter that
-  times out or is cancelled leaves the queue, and a worker already handed to it
-  passes to the next waiter, so no slot or wake-up is lost. A provision the
-  waiter started keeps running: its worker serves the next caller;
+* ``acquire_timeout`` bounds the whole wait, cold start included; a waiter whose
+  deadline passes leaves the queue before anything else can reach it, and a
+  cancelled waiter that was already handed a worker passes it to the next
+  waiter, so no slot or wake-up is lost. A provision the waiter started keeps
+  running: its worker serves the next caller;
 * an evicted or drained worker is forgotten: it is never handed out again (not
   even when it was evicted after being handed to a waiter that has not resumed
   yet: that waiter keeps its place at the head of the queue) and releasing it
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -116,6 +118,8 @@ class ContainerPool(Generic[W]):
         self._busy: dict[int, W] = {}
         self._provisioning: set[asyncio.Task[W]] = set()
         self._waiters: deque[asyncio.Future[W]] = deque()
+        self._deadlines: deque[tuple[float, asyncio.Future[W]]] = deque()
+        self._deadline_timer: asyncio.TimerHandle | None = None
         self._late: list[W] = []  # provisioned after drain began: returned by drain
         self._closed = False
 
@@ -161,37 +165,39 @@ class ContainerPool(Generic[W]):
             worker, _ = self._idle.pop()  # most recently used: the oldest ones age out
             self._busy[id(worker)] = worker
             return worker
-        waiter: asyncio.Future[W] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self._dispatch()
+        loop = asyncio.get_running_loop()
         limit = self.config.acquire_timeout if timeout is None else timeout
-        deadline = asyncio.timeout(limit)
+        deadline = loop.time() + limit
+        waiter: asyncio.Future[W] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = self._watch_deadline(loop, waiter, deadline, shared=timeout is None)
+        self._dispatch()
         try:
-            async with deadline:
-                while True:
-                    worker = await waiter
-                    if self._busy.get(id(worker)) is worker:
-                        return worker
-                    # Evicted or drained between the hand-off and this caller resuming:
-                    # never return it; wait on, still first in line.
-                    self._check_open()
-                    waiter = asyncio.get_running_loop().create_future()
-                    self._waiters.appendleft(waiter)
-                    self._dispatch()
-        except TimeoutError:
-            if not deadline.expired():
-                raise  # a provisioning error that happens to be a TimeoutError
-            granted = self._leave(waiter, keep_grant=True)
-            if granted is not None:
-                return granted  # handed over in the same instant the deadline fired
+            while True:
+                worker = await waiter
+                if self._busy.get(id(worker)) is worker:
+                    return worker
+                # Evicted or drained between the hand-off and this caller resuming:
+                # never return it; wait on, still first in line, with the same deadline.
+                self._check_open()
+                waiter = loop.create_future()
+                self._waiters.appendleft(waiter)
+                if timer is not None:
+                    timer.cancel()
+                timer = self._watch_deadline(loop, waiter, deadline, shared=False)
+                self._dispatch()
+        except _DeadlinePassed:
             raise AcquireTimeoutError(
                 f"no worker for function {self.function!r} within {limit:g}s "
                 f"(max_capacity={self.config.max_capacity}); raise max_capacity "
                 f"or acquire_timeout, or lower the load"
             ) from None
         except BaseException:
-            self._leave(waiter, keep_grant=False)
+            self._leave(waiter)
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def release(self, worker: W) -> None:
         """Give a worker back; the head waiter gets it at once.
@@ -199,13 +205,15 @@ class ContainerPool(Generic[W]):
         Raises :class:`WorkerNotCheckedOutError` (and changes nothing) for a
         worker released twice, evicted, drained, or never handed out.
         """
-        if self._busy.get(id(worker)) is not worker:
+        checked_out = self._busy.pop(id(worker), None)
+        if checked_out is not worker:
+            if checked_out is not None:
+                self._busy[id(worker)] = checked_out
             raise WorkerNotCheckedOutError(
                 f"worker {worker!r} is not checked out from the pool of "
                 f"{self.function!r}: it was already released, was evicted, or the "
                 f"pool was drained; release each acquired worker exactly once"
             )
-        del self._busy[id(worker)]
         self._hand_off(worker)
 
     def evict(self, worker: W) -> bool:
@@ -263,6 +271,10 @@ class ContainerPool(Generic[W]):
                 waiter.set_exception(
                     PoolClosedError(f"the pool of {self.function!r} was drained while waiting")
                 )
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        self._deadlines.clear()
         provisions = list(self._provisioning)
         for task in provisions:
             task.cancel()
@@ -304,19 +316,22 @@ class ContainerPool(Generic[W]):
 
     def _hand_off(self, worker: W) -> None:
         """Give a free worker to the head waiter, or park it idle."""
-        waiter = self._head_waiter()
-        if waiter is None:
-            self._idle.append((worker, self.now()))
-            return
-        self._waiters.popleft()
-        self._busy[id(worker)] = worker
-        waiter.set_result(worker)
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                self._busy[id(worker)] = worker
+                waiter.set_result(worker)
+                return
+        self._idle.append((worker, self.now()))
 
     def _dispatch(self) -> None:
         """Serve waiters from the idle set, then start provisions for the rest."""
         while self._idle and self._head_waiter() is not None:
             worker, _ = self._idle.pop()
             self._hand_off(worker)
+        if self._total() >= self.config.max_capacity:
+            return  # nothing to provision: the common case under contention
         waiting = sum(1 for waiter in self._waiters if not waiter.done())
         while waiting > len(self._provisioning) and self._total() < self.config.max_capacity:
             self._start_provision()
@@ -357,8 +372,8 @@ class ContainerPool(Generic[W]):
             head.set_exception(error)
         self._dispatch()
 
-    def _leave(self, waiter: asyncio.Future[W], *, keep_grant: bool) -> W | None:
-        """Take a waiter out of the queue; pass on a worker that reached it too late."""
+    def _leave(self, waiter: asyncio.Future[W]) -> None:
+        """Take a cancelled waiter out of the queue; pass on a worker that reached it too late."""
         try:
             self._waiters.remove(waiter)
         except ValueError:
@@ -368,12 +383,63 @@ class ContainerPool(Generic[W]):
         elif not waiter.cancelled() and waiter.exception() is None:
             worker = waiter.result()
             if self._busy.get(id(worker)) is worker:  # not evicted since the hand-off
-                if keep_grant:
-                    return worker
                 del self._busy[id(worker)]
                 self._hand_off(worker)
         self._dispatch()
+
+    # -- deadlines ---------------------------------------------------------
+    #
+    # Callers on the default acquire_timeout arrive in order with the same limit,
+    # so their deadlines are sorted: one timer, armed for the earliest live one,
+    # serves them all (a timer per caller costs more than the rest of acquire).
+    # A caller with its own timeout gets its own timer.
+
+    def _watch_deadline(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        waiter: asyncio.Future[W],
+        deadline: float,
+        *,
+        shared: bool,
+    ) -> asyncio.TimerHandle | None:
+        if not shared:
+            return loop.call_at(deadline, self._expire, waiter)
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1].done():
+            deadlines.popleft()
+        deadlines.append((deadline, waiter))
+        if self._deadline_timer is None:
+            self._deadline_timer = loop.call_at(deadlines[0][0], self._on_shared_deadline)
         return None
+
+    def _on_shared_deadline(self) -> None:
+        self._deadline_timer = None
+        loop = asyncio.get_running_loop()
+        due = loop.time() + _CLOCK_RESOLUTION  # what the loop itself counts as due
+        deadlines = self._deadlines
+        while deadlines:
+            deadline, waiter = deadlines[0]
+            if not waiter.done() and deadline > due:
+                self._deadline_timer = loop.call_at(deadline, self._on_shared_deadline)
+                return
+            deadlines.popleft()
+            self._expire(waiter)
+
+    def _expire(self, waiter: asyncio.Future[W]) -> None:
+        if waiter.done():
+            return
+        try:
+            self._waiters.remove(waiter)
+        except ValueError:
+            pass
+        waiter.set_exception(_DeadlinePassed())
+
+
+class _DeadlinePassed(PoolError):
+    """Internal: set on a waiter whose acquire deadline passed (raised as AcquireTimeoutError)."""
+
+
+_CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
 
 
 def _retrieve_exception(task: asyncio.Task[object]) -> None:
