@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any)")
     parser.add_argument("--functions", type=Path, help="functions.yml (default: the sample)")
     parser.add_argument("--routing", type=Path, help="routing.yml (default: the sample)")
-    parser.add_argument("--backend", help="where workers run: process (default) or inprocess")
+    parser.add_argument(
+        "--backend", help="where workers run: process (default), inprocess or docker"
+    )
     parser.add_argument(
         "--no-access-log", action="store_true", help="do not print the JSON access log"
     )
