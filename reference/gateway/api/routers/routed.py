@@ -11,6 +11,7 @@ from reference.gateway.api.context import request_to_context
 from reference.gateway.api.deps import services
 from reference.gateway.api.responses import result_to_response
 from reference.gateway.api.schemas import ANY_JSON_BODY, INVOKE_ERRORS
+from reference.gateway.core.errors import RouteNotFound
 
 router = APIRouter(tags=["routed"])
 
@@ -21,7 +22,7 @@ async def routed(path: str, request: Request) -> Response:
     context = await request_to_context(request, container.settings.max_body_bytes)
     try:
         request.state.function = container.routes.match(context.path, context.method).route.function
-    except Exception:  # no route: the processor answers 404 itself
+    except RouteNotFound:  # the processor answers the 404 itself
         request.state.function = None
     return result_to_response(await container.processor.process(context))
 
