@@ -107,13 +107,13 @@ def test_the_result_tail_returns_only_complete_lines(tmp_path):
 
 STUBBORN_TREE = """
 import signal, subprocess, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # before the pid is announced: no race with the test
 child = subprocess.Popen([sys.executable, "-c",
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
     "signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"],
     stdout=subprocess.PIPE, text=True)
 child.stdout.readline()
 print(child.pid, flush=True)
-signal.signal(signal.SIGINT, signal.SIG_IGN)
 time.sleep(60)
 """
 
