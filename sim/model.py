@@ -81,13 +81,14 @@ class _Series:
 
 
 class _Request:
-    __slots__ = ("arrival", "deadline", "fn", "record", "worker")
+    __slots__ = ("arrival", "deadline", "epoch", "fn", "record", "worker")
 
     def __init__(self, fn: _FunctionModel, arrival: float) -> None:
         self.fn = fn
         self.arrival = arrival
         self.deadline = arrival + fn.acquire_timeout
         self.record: TraceRecord | None = None
+        self.epoch = fn.breaker.epoch if fn.breaker is not None else 0  # as the invoker
 
     def granted(self, worker: int, fresh: bool) -> None:
         fn = self.fn
@@ -129,9 +130,9 @@ class _Request:
         breaker = fn.breaker
         if breaker is not None:
             if failed:
-                breaker.record_failure()
+                breaker.record_failure(self.epoch)
             else:
-                breaker.record_success()
+                breaker.record_success(self.epoch)
         latency = now - self.arrival
         index = int(now * fn.inverse_bucket)
         if index > fn.last_bucket:
@@ -152,7 +153,7 @@ class _Request:
     def timed_out(self) -> None:
         fn = self.fn
         if fn.breaker is not None:
-            fn.breaker.record_ignored()
+            fn.breaker.record_ignored(self.epoch)
         fn.series.counters[_TIMEOUTS][fn.bucket_of(fn.env.now)] += 1
         if self.arrival >= fn.warmup:
             fn.timeouts += 1
@@ -162,7 +163,7 @@ class _Request:
     def provision_failed(self) -> None:
         fn = self.fn
         if fn.breaker is not None:
-            fn.breaker.record_ignored()  # as the gateway: a backend problem, not the function's
+            fn.breaker.record_ignored(self.epoch)  # as the gateway: a backend problem
         fn.series.counters[_ERRORS][fn.bucket_of(fn.env.now)] += 1
         if self.arrival >= fn.warmup:
             fn.errors += 1

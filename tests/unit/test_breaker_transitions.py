@@ -168,3 +168,22 @@ def test_a_late_outcome_of_a_call_admitted_before_the_trip_decides_nothing() -> 
     assert b.allow()  # the real probe decides
     b.record_success()
     assert b.state is BreakerState.CLOSED
+
+
+@pytest.mark.parametrize("late_outcome", ["success", "failure", "ignored"])
+def test_a_call_admitted_before_the_trip_does_not_decide_the_probe(late_outcome: str) -> None:
+    b, clock = breaker(recovery_timeout=10.0)
+    assert b.allow()
+    long_call = b.epoch  # admitted while CLOSED
+    b.record_failure()
+    b.record_failure()
+    assert b.state is BreakerState.OPEN
+    clock.now += 11
+    assert b.allow()  # the probe
+    probe = b.epoch
+    getattr(b, f"record_{late_outcome}")(long_call)
+    assert b.state is BreakerState.HALF_OPEN  # the probe still decides
+    assert b.snapshot().probes_in_flight == 1
+    assert not b.allow()  # and its slot is still taken
+    b.record_success(probe)
+    assert b.state is BreakerState.CLOSED

@@ -15,6 +15,12 @@ pool acquire timeout) are recorded with :meth:`CircuitBreaker.record_ignored`,
 which only frees a probe slot.
 
 Every method is synchronous, so in asyncio the half-open gate is atomic.
+
+A call that outlives a state change must not decide the new state: a call
+admitted while CLOSED that succeeds after the breaker went OPEN and then
+HALF_OPEN is not the probe. Callers read :attr:`CircuitBreaker.epoch` right
+after :meth:`CircuitBreaker.allow` and pass it to the ``record_*`` methods; a
+result from an earlier epoch is counted in the totals and changes nothing else.
 """
 
 from __future__ import annotations
@@ -108,6 +114,7 @@ class CircuitBreaker:
         self._window: deque[bool] = deque(maxlen=self.config.window_size)  # True = failure
         self._opened_at = 0.0
         self._probes = 0
+        self._epoch = 0
         self.successes = 0
         self.failures = 0
         self.rejections = 0
@@ -120,6 +127,11 @@ class CircuitBreaker:
         if self._state is BreakerState.OPEN and self.retry_after() <= 0:
             self._move(BreakerState.HALF_OPEN)
         return self._state
+
+    @property
+    def epoch(self) -> int:
+        """Counts state changes; read it right after :meth:`allow` and pass it to ``record_*``."""
+        return self._epoch
 
     def retry_after(self) -> float:
         """Seconds until an OPEN breaker lets a probe through (0 when not OPEN)."""
@@ -143,8 +155,10 @@ class CircuitBreaker:
         if not self.allow():
             self._raise_open()
 
-    def record_success(self) -> None:
+    def record_success(self, epoch: int | None = None) -> None:
         self.successes += 1
+        if self._stale(epoch):
+            return
         if self._state is BreakerState.HALF_OPEN:
             if self._probes == 0:
                 return  # a call admitted before the breaker opened: not a probe, decides nothing
@@ -153,8 +167,10 @@ class CircuitBreaker:
         elif self._state is BreakerState.CLOSED:
             self._window.append(False)
 
-    def record_failure(self) -> None:
+    def record_failure(self, epoch: int | None = None) -> None:
         self.failures += 1
+        if self._stale(epoch):
+            return
         if self._state is BreakerState.HALF_OPEN:
             if self._probes == 0:
                 return  # a call admitted before the breaker opened: not a probe, decides nothing
@@ -165,8 +181,10 @@ class CircuitBreaker:
             if self._tripped():
                 self._move(BreakerState.OPEN)
 
-    def record_ignored(self) -> None:
+    def record_ignored(self, epoch: int | None = None) -> None:
         """A call that ended without telling anything about the function (acquire timeout)."""
+        if self._stale(epoch):
+            return
         if self._state is BreakerState.HALF_OPEN:
             self._probes = max(0, self._probes - 1)
 
@@ -183,6 +201,9 @@ class CircuitBreaker:
             probes_in_flight=self._probes,
         )
 
+    def _stale(self, epoch: int | None) -> bool:
+        return epoch is not None and epoch != self._epoch
+
     def _tripped(self) -> bool:
         calls = len(self._window)
         if calls < self.config.minimum_calls:
@@ -191,6 +212,7 @@ class CircuitBreaker:
 
     def _move(self, new: BreakerState) -> None:
         old, self._state = self._state, new
+        self._epoch += 1
         if new is BreakerState.OPEN:
             self._opened_at = self._clock()
             self.trips += 1

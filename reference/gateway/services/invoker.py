@@ -106,17 +106,18 @@ class LambdaInvoker:
         payload: bytes,
         headers: dict[str, str],
     ) -> InvocationResult:
+        epoch = breaker.epoch  # read before the first await: the state this call was admitted in
         try:
             worker = await self._acquire_worker(function.name)
             response = await self._execute_on(function, worker, payload, headers)
             result = self._validate_response(response)
         except _HEALTH_FAILURES:
-            breaker.record_failure()
+            breaker.record_failure(epoch)
             raise
         except BaseException:
-            breaker.record_ignored()  # no capacity, cancelled: nothing learned about health
+            breaker.record_ignored(epoch)  # no capacity, cancelled: nothing learned about health
             raise
-        breaker.record_success()
+        breaker.record_success(epoch)
         return result
 
     async def _acquire_worker(self, name: str) -> WorkerInfo:
