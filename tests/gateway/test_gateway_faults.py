@@ -10,9 +10,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import psutil
 import pytest
 from gateway_helpers import Gateway, GatewayFactory, error_code, invoke_url
+
+from gateproof.testing.processes import runtime_children
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -39,17 +40,6 @@ functions:
     environment: {GATEPROOF_FUNCTION: echo, GATEPROOF_COLD_START_MS: "60000"}
 """
 ROUTING = "routes: []\n"
-
-
-def runtime_children() -> list[psutil.Process]:
-    alive = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "reference.runtime" in " ".join(child.cmdline()) and child.status() != "zombie":
-                alive.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import yaml
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateproof.testing.processes import runtime_children
 from reference.legacy.main import create_app
 
 INVOKE = "/2015-03-31/functions/{}/invocations"
@@ -51,17 +52,6 @@ class FakeClock:
 
 
 Gateway = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
-def runtime_children() -> list[psutil.Process]:
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "reference.runtime" in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return found
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ import httpx
 import psutil
 import pytest
 
+from gateproof.testing.processes import runtime_children
 from reference.gateway.backends.base import InvocationBackend, WorkerInfo
 from reference.gateway.backends.process import ProcessBackend, WorkerStartError
 from reference.gateway.models import FunctionEntity, ScalingConfig
@@ -29,18 +30,6 @@ EXIT_LIMIT_S = 10.0
 def entity(name: str, function: str = "echo", **scaling: float) -> FunctionEntity:
     env = {"GATEPROOF_FUNCTION": function}
     return FunctionEntity(name=name, environment=env, scaling=ScalingConfig(**scaling))
-
-
-def runtime_children() -> list[psutil.Process]:
-    """Runtime workers below this test process (pytest-xdist peers are not children)."""
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "reference.runtime" in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return found
 
 
 def gone(pids: Iterable[int]) -> bool:

@@ -1,0 +1,21 @@
+"""Find runtime worker processes, so a test can assert that none outlived it."""
+
+from __future__ import annotations
+
+import psutil
+
+RUNTIME_MODULE = "reference.runtime"
+
+
+def runtime_children() -> list[psutil.Process]:
+    """Live runtime workers below this process (pytest-xdist peers are not children)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if RUNTIME_MODULE in " ".join(child.cmdline()) and (
+                child.status() != psutil.STATUS_ZOMBIE
+            ):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
