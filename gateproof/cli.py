@@ -34,7 +34,7 @@ class EnvironmentProblem(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gateproof",
-        description="Stress, simulate, load test and audit a serverless-style gateway.",
+        description="Stress test, simulate and run a reference serverless-style gateway.",
     )
     parser.add_argument("--version", action="version", version=f"gateproof {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

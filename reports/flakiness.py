@@ -2,7 +2,7 @@
 
 `gateproof stress` feeds it the JSON lines of :mod:`reports.collector` and
 writes ``flakiness.json`` and ``flakiness.md``. The JSON field names are an
-interface (CI jobs and the audit report read them):
+interface (CI jobs and later reports read them):
 
 Top level
     ``verdict`` (one sentence), ``passed_all`` (every run of every test passed

@@ -9,6 +9,13 @@ iteration with its own ``random.Random(seed)``: the same seed replays the
 same schedule exactly, as long as the test itself is deterministic (no real
 I/O, no wall-clock timing decisions).
 
+The caveat: asyncio does promise that callbacks scheduled with ``call_soon``
+run in registration order, and the whole ready queue is shuffled, so a
+shuffled run can also meet an order no production loop would produce (two
+futures resolved by one callback waking their tasks in reverse order). Code
+that relies on that ordering may fail here; read a failure's schedule before
+calling it a race. The pool conformance suite relies on none.
+
 Use it directly::
 
     with asyncio.Runner(loop_factory=lambda: ShuffledEventLoop(seed=7)) as runner:
