@@ -83,15 +83,40 @@ def _as_proxy_response(payload: bytes) -> dict[str, Any] | None:
 
 
 def _proxy_headers(document: dict[str, Any]) -> dict[str, str]:
-    raw = dict(document.get("headers") or {})
-    for name, values in (document.get("multiValueHeaders") or {}).items():
+    raw = dict(_object_field(document, "headers"))
+    for name, values in _object_field(document, "multiValueHeaders").items():
         if isinstance(values, list) and values:
             raw[name] = ", ".join(str(v) for v in values)
     headers = strip_hop_by_hop((str(k), str(v)) for k, v in raw.items())
     for name, value in headers.items():
         if has_line_break(name) or has_line_break(value) or not name:
             raise WorkerError(f"the function returned an invalid header {name!r}")
+        if not (_is_latin1(name) and _is_latin1(value)):
+            raise WorkerError(
+                f"the function returned a header that is not Latin-1 ({name!r}); "
+                "percent-encode or MIME-encode non-Latin-1 header text"
+            )
     return headers
+
+
+def _object_field(document: dict[str, Any], field: str) -> dict[Any, Any]:
+    value = document.get(field)
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise WorkerError(
+            f"the function returned {field} as {type(value).__name__}; "
+            "a proxy response's headers must be a JSON object"
+        )
+    return value
+
+
+def _is_latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _proxy_body(document: dict[str, Any]) -> bytes:
@@ -105,4 +130,7 @@ def _proxy_body(document: dict[str, Any]) -> bytes:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise WorkerError("the function returned a body that is not valid base64") from None
-    return body.encode()
+    try:
+        return body.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which JSON allows and UTF-8 does not
+        raise WorkerError("the function returned a body that is not valid Unicode") from None
