@@ -29,7 +29,9 @@ f(x) = f(D) e^{-c mu (x-D)}. Normalising p_0..p_{c-1} and f to 1, PASTA gives
     E[wait; served] = lam p_{c-1} (1 - e^{-g D}(1 + g D)) / g^2,
 
 valid for any load (g may be negative: overload); at g = 0 the limits are D
-and D^2/2. A caller that times out waits exactly D.
+and D^2/2. A caller that times out waits exactly D. As written these forms
+cancel catastrophically near g = 0 and overflow in heavy overload (-gD > 709);
+:func:`mmcd` evaluates them in a stable form.
 """
 
 from __future__ import annotations
@@ -126,19 +128,31 @@ class MMcD:
 
 
 def mmcd(servers: int, arrival_rate: float, service_rate: float, patience: float) -> MMcD:
-    """M/M/c+D: every caller leaves after waiting ``patience``; any load (see module docstring)."""
+    """M/M/c+D: every caller leaves after waiting ``patience``; any load (see module docstring).
+
+    With x = g D the closed forms are computed without cancellation near g = 0
+    (``expm1`` and a Taylor series) and, in overload (x < 0), with e^{-gD}
+    factored out of the offered-wait masses and the normaliser alike, so a
+    heavily overloaded pool neither overflows nor loses precision.
+    """
     lam, c, d = arrival_rate, servers, patience
     head = _birth_death_head(c, lam / service_rate)
-    g = c * service_rate - lam
-    if abs(g * d) < 1e-9:
-        served_mass, wait_moment = d, d * d / 2
+    c_mu = c * service_rate
+    x = (c_mu - lam) * d
+    if x >= 0:
+        # masses as they are: served on [0, D], timed out beyond D
+        served_mass = d * _served_shape(x)
+        wait_moment = d * d * _moment_shape(x)
+        timeout_mass = math.exp(-x) / c_mu
+        head_mass = math.fsum(head)
     else:
-        decay = math.exp(-g * d)
-        served_mass = (1 - decay) / g
-        wait_moment = (1 - decay * (1 + g * d)) / (g * g)
-    timeout_mass = math.exp(-g * d) / (c * service_rate)
+        # overload: every mass (and the head) divided by e^{-x} = e^{|x|} > 1
+        served_mass = d * _served_shape(-x)  # (1 - e^{x}) / |g|
+        wait_moment = d * d * _overload_moment_shape(x)  # e^{x} (1 - e^{-x}(1 + x)) / g^2
+        timeout_mass = 1 / c_mu
+        head_mass = math.fsum(head) * math.exp(x)  # may underflow to 0: it is negligible then
     scale = lam * head[-1]  # f(0) = lam p_{c-1}, in units of p_0
-    norm = sum(head) + scale * (served_mass + timeout_mass)
+    norm = head_mass + scale * (served_mass + timeout_mass)
     timeout = scale * timeout_mass / norm
     waited = scale * served_mass / norm
     moment = scale * wait_moment / norm
@@ -148,3 +162,28 @@ def mmcd(servers: int, arrival_rate: float, service_rate: float, patience: float
         mean_wait_served=moment / (1 - timeout),
         mean_wait_all=moment + d * timeout,
     )
+
+
+_SERIES_BELOW = 1e-3  # |x| below which the shapes use their Taylor series
+
+
+def _served_shape(x: float) -> float:
+    """(1 - e^{-x}) / x, 1 at x = 0."""
+    if x == 0:
+        return 1.0
+    return -math.expm1(-x) / x
+
+
+def _moment_shape(x: float) -> float:
+    """(1 - e^{-x} (1 + x)) / x^2 for x >= 0, 1/2 at x = 0."""
+    if x < _SERIES_BELOW:
+        # sum over n >= 2 of (-1)^n (n - 1) / n! x^(n-2); the next term is below 1e-17
+        return 0.5 - x / 3 + x * x / 8 - x**3 / 30 + x**4 / 144
+    return (-math.expm1(-x) - x * math.exp(-x)) / (x * x)
+
+
+def _overload_moment_shape(x: float) -> float:
+    """(e^{x} - 1 - x) / x^2 for x < 0: the moment shape times e^{x}, which cannot overflow."""
+    if -x < _SERIES_BELOW:
+        return 0.5 + x / 6 + x * x / 24 + x**3 / 120 + x**4 / 720
+    return (math.expm1(x) - x) / (x * x)

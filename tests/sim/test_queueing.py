@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-import numpy as np
 import pytest
 
 from sim.queueing import erlang_c, mmcd, mmck
@@ -18,41 +18,64 @@ def erlang_b(servers: int, offered: float) -> float:
     return blocking
 
 
-def mmcd_by_volterra(
-    servers: int, lam: float, mu: float, patience: float, steps: int = 3000
-) -> tuple[float, float]:
-    """P(timeout) and E[wait | served] by solving the offered-wait balance equation numerically.
+class _Numerical(NamedTuple):
+    timeout: float  # P(timeout)
+    waited: float  # P(wait > 0 and served)
+    mean_wait_served: float
+    mean_wait_all: float  # timed-out callers count with D
 
-    f(x) = lam p_{c-1} e^{-c mu x} + lam * int_0^{min(x, D)} f(v) e^{-c mu (x - v)} dv
-    is solved on a grid by the trapezoid rule (a Volterra equation of the second
-    kind), with no use of its closed-form solution.
-    """
+
+def _volterra_on_grid(
+    servers: int, lam: float, mu: float, patience: float, steps: int
+) -> _Numerical:
     c_mu = servers * mu
-    tail = 30.0 / c_mu
-    h = (patience + tail) / steps
-    x = np.arange(steps + 1) * h
-    inside = x <= patience + 1e-12
+    h = patience / steps
+    step_decay = math.exp(-c_mu * h)
     head = [1.0]
     for k in range(1, servers):
         head.append(head[-1] * (lam / mu) / k)
-    source = lam * head[-1] * np.exp(-c_mu * x)
-    f = np.zeros_like(x)
-    for i in range(steps + 1):
-        js = np.arange(i + 1)
-        weights = np.full(i + 1, h)
-        weights[0] = weights[-1] = h / 2
-        weights = weights * inside[js]
-        kernel = lam * np.exp(-c_mu * (x[i] - x[js]))
-        known = np.dot(weights[:-1] * kernel[:-1], f[:i]) if i else 0.0
-        f[i] = (source[i] + known) / (1 - weights[-1] * kernel[-1])
-    trapezoid = np.full(steps + 1, h)
-    trapezoid[0] = trapezoid[-1] = h / 2
-    mass_in = np.dot(trapezoid * inside, f)
-    mass_out = np.dot(trapezoid * ~inside, f) + f[-1] / c_mu  # what lies beyond the grid
-    moment_in = np.dot(trapezoid * inside, x * f)
-    norm = sum(head) + mass_in + mass_out
-    timeout = mass_out / norm
-    return timeout, (moment_in / norm) / (1 - timeout)
+    log_source = math.log(lam * head[-1])
+    shift = 0.0  # every running value below is in units of e^shift, so overload cannot overflow
+    f = lam * head[-1]
+    integral = 0.0  # int_0^x f(v) e^{-c mu (x - v)} dv by the trapezoid rule
+    mass, moment = h / 2 * f, 0.0
+    implicit = 1 / (1 - lam * h / 2)
+    for i in range(1, steps + 1):
+        x = i * h
+        integral = step_decay * (integral + h / 2 * f)
+        f = (math.exp(log_source - c_mu * x - shift) + lam * integral) * implicit
+        integral += h / 2 * f
+        weight = h / 2 if i == steps else h
+        mass += weight * f
+        moment += weight * x * f
+        if f > 1e100:
+            integral, mass, moment = integral / f, mass / f, moment / f
+            shift += math.log(f)
+            f = 1.0
+    beyond = f / c_mu  # for x > D the equation reads f(x) = f(D) e^{-c mu (x - D)}
+    norm = math.fsum(head) * math.exp(-shift) + mass + beyond
+    timeout = beyond / norm
+    return _Numerical(
+        timeout, mass / norm, moment / norm / (1 - timeout), moment / norm + patience * timeout
+    )
+
+
+def mmcd_by_volterra(
+    servers: int, lam: float, mu: float, patience: float, resolution: float = 0.05
+) -> _Numerical:
+    """M/M/c+D by solving the offered-wait balance equation numerically.
+
+    f(x) = lam p_{c-1} e^{-c mu x} + lam * int_0^{min(x, D)} f(v) e^{-c mu (x - v)} dv
+    is solved on a grid over [0, D] by the trapezoid rule (a Volterra equation
+    of the second kind; the exponential kernel lets the running integral be
+    carried from one grid point to the next), with no use of its closed-form
+    solution. Two grids, h and h/2, are combined by Richardson extrapolation
+    (the trapezoid error is a series in h^2).
+    """
+    steps = max(1000, math.ceil(patience * max(lam, servers * mu) / resolution))
+    coarse = _volterra_on_grid(servers, lam, mu, patience, steps)
+    fine = _volterra_on_grid(servers, lam, mu, patience, 2 * steps)
+    return _Numerical(*((4 * b - a) / 3 for a, b in zip(coarse, fine, strict=True)))
 
 
 def test_erlang_c_matches_the_textbook_value_for_m_m_5_at_0_8() -> None:
@@ -105,23 +128,45 @@ def test_mmcd_with_no_patience_is_erlang_b() -> None:
 
 
 @pytest.mark.parametrize(
-    ("servers", "lam", "patience"),
-    [(5, 4.0, 0.5), (5, 6.0, 2.0), (3, 3.0, 1.0), (10, 7.0, 0.2)],
-    ids=["rho0.8-D0.5", "overload-rho1.2-D2", "critical-rho1", "rho0.7-D0.2"],
+    ("servers", "lam", "mu", "patience"),
+    [
+        (5, 4.0, 1.0, 0.5),
+        (5, 6.0, 1.0, 2.0),
+        (3, 3.0, 1.0, 1.0),
+        (10, 7.0, 1.0, 0.2),
+        (5, 5 * (1 - 1e-8), 1.0, 1.0),
+        (5, 5 * (1 + 1e-8), 1.0, 1.0),
+        (5, 5 * (1 - 1e-4), 1.0, 1.0),
+        (5, 5 * (1 + 1e-4), 1.0, 1.0),
+        (100, 12000.0, 100.0, 1.0),
+        (1, 2.0, 1.0, 800.0),
+    ],
+    ids=[
+        "rho0.8-D0.5",
+        "overload-rho1.2-D2",
+        "critical-rho1",
+        "rho0.7-D0.2",
+        "rho1-minus-1e-8",
+        "rho1-plus-1e-8",
+        "rho1-minus-1e-4",
+        "rho1-plus-1e-4",
+        "overload-c100-rho1.2-gD-2000",
+        "overload-c1-rho2-gD-800",
+    ],
 )
 def test_mmcd_closed_form_agrees_with_a_numerical_solution(
-    servers: int, lam: float, patience: float
+    servers: int, lam: float, mu: float, patience: float
 ) -> None:
-    exact = mmcd(servers, lam, 1.0, patience)
-    timeout, wait = mmcd_by_volterra(servers, lam, 1.0, patience)
-    assert exact.timeout_probability == pytest.approx(timeout, rel=2e-3)
-    assert exact.mean_wait_served == pytest.approx(wait, rel=2e-3)
+    exact = mmcd(servers, lam, mu, patience)
+    numerical = mmcd_by_volterra(servers, lam, mu, patience)
+    assert exact.timeout_probability == pytest.approx(numerical.timeout, rel=1e-6)
+    assert exact.wait_probability == pytest.approx(numerical.waited, rel=1e-6)
+    assert exact.mean_wait_served == pytest.approx(numerical.mean_wait_served, rel=1e-6)
+    assert exact.mean_wait_all == pytest.approx(numerical.mean_wait_all, rel=1e-6)
 
 
-def test_mmcd_mean_wait_of_all_callers_counts_timeouts_as_the_full_patience() -> None:
-    result = mmcd(5, 6.0, 1.0, 2.0)
-    served = 1 - result.timeout_probability
-    assert result.mean_wait_all == pytest.approx(
-        result.mean_wait_served * served + 2.0 * result.timeout_probability
-    )
-    assert math.isfinite(result.mean_wait_all)
+def test_mmcd_in_heavy_overload_serves_at_full_capacity() -> None:
+    """Almost every server is always busy: throughput is c mu and the rest time out."""
+    result = mmcd(100, 12000.0, 100.0, 1.0)
+    assert result.timeout_probability == pytest.approx(1 - 10000 / 12000, rel=1e-9)
+    assert result.mean_wait_served == pytest.approx(1.0 - 1 / 2000, rel=1e-9)
