@@ -7,6 +7,7 @@ import time
 
 import pytest
 from prometheus_client import CollectorRegistry
+from redis.exceptions import ResponseError
 
 from reference.gateway.models import InputContext
 from reference.gateway.services.token_bucket import (
@@ -160,3 +161,71 @@ async def test_the_gateway_seam_refuses_with_a_429_carrying_the_rate_limit_heade
     assert refused.value.headers()["Retry-After"] == "1"
     assert refused.value.headers()["X-RateLimit-Limit"] == "3"
     await limiter.check(_context(None), "echo")  # anonymous has its own bucket
+
+
+async def test_buckets_refilled_to_their_burst_are_forgotten(clock: FakeClock) -> None:
+    limiter = MemoryBuckets(TIERS, clock=clock, sweep_threshold=8)
+    for n in range(1000):  # a new client key every 0.1s; "free" refills in 1.5s
+        await limiter.hit("free", f"client-{n}")
+        clock.now += 0.1
+        assert len(limiter) <= 2 * 16 + 8
+    assert len(limiter) < 40
+
+
+async def test_a_sweep_keeps_buckets_still_refilling(clock: FakeClock) -> None:
+    limiter = MemoryBuckets(TIERS, clock=clock, sweep_threshold=4)
+    for _ in range(3):
+        await limiter.hit("free", "alice")
+    clock.now += 1.0  # two tokens back, one short of the burst
+    for n in range(10):
+        await limiter.hit("pro", f"idle-{n}")
+    clock.now += 0.4
+    assert limiter.sweep() >= 10  # the "pro" buckets refilled in 0.4s at 100/s
+    decisions = [await limiter.hit("free", "alice") for _ in range(3)]
+    assert [d.allowed for d in decisions] == [True, True, False]
+
+
+class FailingRedis:
+    """A client whose script calls answer with a Redis error, as a read-only replica does."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.closed = False
+
+    async def script_load(self, script: str) -> str:
+        return RedisBuckets.SHA
+
+    async def evalsha(self, sha: str, numkeys: int, *args: object) -> list[bytes]:
+        raise self.error
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ResponseError("READONLY You can't write against a read only replica."),
+        ResponseError("OOM command not allowed when used memory > 'maxmemory'."),
+        ResponseError("ERR Error running script (call to f_abc): user_script:1: boom"),
+    ],
+    ids=["readonly", "oom", "script-error"],
+)
+@pytest.mark.parametrize("fail_open", [True, False])
+async def test_a_redis_error_answer_follows_the_policy_too(
+    fail_open: bool, error: Exception
+) -> None:
+    registry = CollectorRegistry()
+    client = FailingRedis(error)
+    limiter = RedisBuckets(client, TIERS, fail_open=fail_open, registry=registry)  # type: ignore[arg-type]
+    decision = await limiter.hit("free", "alice")
+    assert decision.degraded and decision.allowed is fail_open
+    label = "allowed" if fail_open else "refused"
+    assert (
+        registry.get_sample_value(
+            "gateproof_ratelimit_redis_unavailable_total", {"decision": label}
+        )
+        == 1
+    )
+    await limiter.aclose()
+    assert client.closed

@@ -10,7 +10,8 @@ are one atomic step however many gateways share the server; it is loaded
 once, called by SHA, and reloaded when Redis answers NOSCRIPT (after a
 restart or a ``SCRIPT FLUSH``).
 
-When Redis cannot be reached within ``timeout`` the decision follows the
+When Redis cannot be reached within ``timeout``, or answers with an error
+(read-only replica, out of memory, a failing script), the decision follows the
 ``fail_open`` setting: let the request through (availability first) or refuse
 it (protection first). Each outage is logged once when it starts and once
 when it ends; every decision taken without Redis is counted in
@@ -34,9 +35,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from reference.gateway.core.errors import RateLimited
@@ -125,14 +124,30 @@ def _tier(tiers: Mapping[str, Tier], name: str) -> Tier:
 
 
 class MemoryBuckets:
-    """The same buckets in this process: for one gateway with no Redis configured."""
+    """The same buckets in this process: for one gateway with no Redis configured.
+
+    Client keys come from requests, so a bucket that has refilled to its burst
+    (idle for ``burst / rate`` seconds) is forgotten: it is the same as a new
+    one. Sweeps are amortised: one runs when the table has doubled since the
+    last, so memory stays within twice the buckets still refilling (at least
+    ``sweep_threshold``) at O(1) average cost per hit.
+    """
 
     def __init__(
-        self, tiers: Mapping[str, Tier], *, clock: Callable[[], float] = time.monotonic
+        self,
+        tiers: Mapping[str, Tier],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sweep_threshold: int = 1024,
     ) -> None:
         self.tiers = dict(tiers)
         self._clock = clock
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # tokens, last refill
+        self._sweep_threshold = sweep_threshold
+        self._sweep_at = sweep_threshold
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     async def hit(self, tier: str, client: str, cost: int = 1) -> RateLimitDecision:
         shape = _tier(self.tiers, tier)
@@ -145,7 +160,22 @@ class MemoryBuckets:
         else:
             decision = RateLimitDecision(False, shape.burst, tokens, (cost - tokens) / shape.rate)
         self._buckets[(tier, client)] = (tokens, now)
+        if len(self._buckets) >= self._sweep_at:
+            self.sweep(now)
         return decision
+
+    def sweep(self, now: float | None = None) -> int:
+        """Forget every bucket that has refilled to its burst; returns how many."""
+        now = self._clock() if now is None else now
+        full = [
+            key
+            for key, (tokens, last) in self._buckets.items()
+            if tokens + max(0.0, now - last) * self.tiers[key[0]].rate >= self.tiers[key[0]].burst
+        ]
+        for key in full:
+            del self._buckets[key]
+        self._sweep_at = max(self._sweep_threshold, 2 * len(self._buckets))
+        return len(full)
 
     async def aclose(self) -> None:
         self._buckets.clear()
@@ -162,7 +192,9 @@ def redis_client(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> aioredis.Redi
     )
 
 
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
+# Any Redis failure, not only a lost connection: a READONLY replica, OOM or a script error
+# must follow the policy too, never become a 500. (NOSCRIPT is handled in ``_run``.)
+_UNREACHABLE = (RedisError, TimeoutError, OSError)
 
 
 class RedisBuckets:
@@ -223,7 +255,8 @@ class RedisBuckets:
         if not self.outage:
             self.outage = True
             log.error(
-                "rate limiter: Redis unreachable (%s: %s); requests are %s until it returns",
+                "rate limiter: Redis unreachable or failing (%s: %s); requests are %s until it "
+                "recovers",
                 type(error).__name__,
                 error,
                 decision,
