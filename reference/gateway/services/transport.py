@@ -13,7 +13,10 @@ gateway slower than the workers behind it. Workers speak plain HTTP/1.1 on
   seconds, below the worker's own keep-alive timeout, so a reused connection
   is not one the worker is closing;
 * a connection is never shared by two calls, and one whose call failed or
-  was cancelled is closed, never reused.
+  was cancelled is closed, never reused;
+* origins come and go (every process worker has its own port), so an
+  origin left with no open idle connection is dropped: at once on checkout,
+  and by an amortised sweep when the table of origins has doubled.
 
 Errors are httpx's own (``ConnectError``, ``ReadError``,
 ``RemoteProtocolError``), so the invoker cannot tell this transport from
@@ -36,6 +39,7 @@ import httpx
 __all__ = ["KeepAliveTransport"]
 
 Origin = tuple[str, int]
+_MIN_SWEEP = 64  # origins held before the first sweep of dead ones
 
 
 class _Connection(asyncio.Protocol):
@@ -126,6 +130,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         self.max_idle_per_origin = max_idle_per_origin
         self.connect_timeout = connect_timeout
         self._idle: dict[Origin, deque[_Connection]] = {}
+        self._sweep_at = _MIN_SWEEP
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -153,18 +158,40 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             if not connection.closed and now - connection.last_used < self.keepalive_expiry:
                 return connection
             connection.close()
+        if idle is not None:
+            del self._idle[origin]  # nothing reusable left: forget the origin
         return None
 
     def _checkin(self, origin: Origin, connection: _Connection) -> None:
         if connection.closed or not connection.keep_alive:
             connection.close()
             return
-        idle = self._idle.setdefault(origin, deque())
+        idle = self._idle.get(origin)
+        if idle is None:
+            if len(self._idle) >= self._sweep_at:
+                self._sweep()
+            idle = self._idle[origin] = deque()
         if len(idle) >= self.max_idle_per_origin:
             connection.close()
             return
         connection.last_used = time.monotonic()
         idle.append(connection)
+
+    def _sweep(self) -> None:
+        """Close closed or expired idle connections; drop origins left with none."""
+        now = time.monotonic()
+        for origin, idle in list(self._idle.items()):
+            alive: deque[_Connection] = deque()
+            for connection in idle:
+                if not connection.closed and now - connection.last_used < self.keepalive_expiry:
+                    alive.append(connection)
+                else:
+                    connection.close()
+            if alive:
+                self._idle[origin] = alive
+            else:
+                del self._idle[origin]
+        self._sweep_at = max(_MIN_SWEEP, 2 * len(self._idle))
 
     async def _connect(self, origin: Origin, request: httpx.Request) -> _Connection:
         loop = asyncio.get_running_loop()
