@@ -7,6 +7,7 @@ runtime's app) so the invoker can still call it over "HTTP".
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Self
 
@@ -52,6 +53,20 @@ class InProcessBackend:
     async def evict_worker(self, function: str, worker: WorkerInfo) -> None:
         if self.pools.evict(function, worker):
             self.destroyed.append(worker)
+
+    async def ensure_min(self) -> int:
+        """Provision every pool back up to its ``min_capacity``; for a janitor.
+
+        Raises the first provisioning error once every pool has tried.
+        """
+        outcomes = await asyncio.gather(
+            *(self.pools.pool(name).ensure_min() for name in self.pools.functions),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return sum(outcomes)  # type: ignore[arg-type]
 
     async def __aenter__(self) -> Self:
         await self.pools.start()
