@@ -116,9 +116,13 @@ class DockerBackend:
             await self._destroy(worker)
 
     async def __aenter__(self) -> Self:
-        if self._adopt:
-            await self.adopt_running()
-        await self.pools.start()
+        try:
+            if self._adopt:
+                await self.adopt_running()
+            await self.pools.start()
+        except BaseException as error:  # no __aexit__ after a failed enter: clean up here
+            await self.__aexit__(type(error), error, error.__traceback__)
+            raise
         self._housekeeper = asyncio.get_running_loop().create_task(
             self._housekeep_forever(), name="docker-backend-housekeeping"
         )

@@ -109,7 +109,15 @@ class ServiceContainer:
         if self.entered:
             raise RuntimeError("a ServiceContainer serves one lifespan; create_container() anew")
         self.entered = True
-        await self.backend.__aenter__()
+        try:
+            await self.backend.__aenter__()
+        except BaseException:  # the backend cleaned itself up; close what this container holds
+            try:
+                await self.background.aclose()
+            finally:
+                await self.clients.aclose()
+                await self.rate_limiter.aclose()
+            raise
         self.janitor.start()
         return self
 
