@@ -40,6 +40,7 @@ from reference.gateway.services.headers import forwarded_headers, strip_hop_by_h
 from reference.gateway.services.pool import (
     AcquireTimeoutError,
     PoolClosedError,
+    PoolError,
     UnknownFunctionError,
 )
 from reference.gateway.services.registry import FunctionRegistry
@@ -147,22 +148,36 @@ class LambdaInvoker:
             async with asyncio.timeout(function.timeout_seconds):
                 response = await self._execute_request(worker, payload, headers)
         except TimeoutError as error:
-            await self.backend.evict_worker(function.name, worker)
+            await self._evict(function.name, worker)
             raise WorkerTimeout(
                 f"function {function.name!r} did not answer within "
                 f"{function.timeout_seconds:g}s (timeout_seconds); its worker was replaced"
             ) from error
         except (httpx.TransportError, OSError) as error:
-            await self.backend.evict_worker(function.name, worker)
+            await self._evict(function.name, worker)
             raise WorkerError(
                 f"worker of {function.name!r} could not be reached or broke the connection "
                 f"({type(error).__name__}); it was replaced, retry the call"
             ) from error
         except BaseException:
-            await asyncio.shield(self.backend.evict_worker(function.name, worker))
+            await asyncio.shield(self._evict(function.name, worker))
             raise
-        await self.backend.release_worker(function.name, worker)
+        await self._release(function.name, worker)
         return response
+
+    async def _release(self, name: str, worker: WorkerInfo) -> None:
+        """Return the worker; a pool that refuses it (drained at shutdown) costs no answer."""
+        try:
+            await self.backend.release_worker(name, worker)
+        except PoolError as error:
+            log.warning("worker %s of %r not released: %s", worker.id, name, error)
+
+    async def _evict(self, name: str, worker: WorkerInfo) -> None:
+        """Evict the worker; a refusal is logged, never raised over the call's own outcome."""
+        try:
+            await self.backend.evict_worker(name, worker)
+        except PoolError as error:
+            log.warning("worker %s of %r not evicted: %s", worker.id, name, error)
 
     async def _execute_request(
         self, worker: WorkerInfo, payload: bytes, headers: dict[str, str]
