@@ -221,12 +221,14 @@ class ProcessBackend:
         pool = self.pools.pool(function)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + pool.config.acquire_timeout
+        timeout: float | None = None  # first try: the pool's shared deadline timer
         for _ in range(pool.config.max_capacity + 1):
-            worker = await pool.acquire(max(deadline - loop.time(), 0.001))
+            worker = await pool.acquire(timeout)
             if self.spawner.is_alive(worker):
                 return worker
             log.warning("worker %s of %r had exited; evicting it", worker.id, function)
             await self.evict_worker(function, worker)
+            timeout = max(deadline - loop.time(), 0.001)  # retries get what is left
         raise WorkerStartError(
             f"every worker of {function!r} handed out was dead; check the worker's stderr "
             f"and the function's environment in functions.yml"
