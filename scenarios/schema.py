@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from reference.gateway.core.breaker import BreakerConfig
+from reference.gateway.models.function import FunctionEntity
 from reference.gateway.models.scaling import ScalingConfig
 
 __all__ = [
@@ -272,6 +273,12 @@ class FunctionSpec(_Strict):
     cold_start: Distribution = Constant(value=0.0)
     error_rate: float = Field(default=0.0, ge=0, le=1, description="invocations that fail")
     provision_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    timeout_seconds: float = Field(
+        default=FunctionEntity.model_fields["timeout_seconds"].default,
+        gt=0,
+        description="a call running longer is answered 504 and its worker evicted "
+        "(default: the gateway's own, FunctionEntity.timeout_seconds)",
+    )
     slo: SLO | None = Field(default=None, description="replaces the scenario's SLO for this one")
 
 

@@ -7,7 +7,11 @@ the gateway's invoker handles it: the breaker may reject it at once; otherwise
 it waits for a worker (an acquire timeout or a failed provision is recorded as
 *ignored* by the breaker),
 runs for its service time (plus any latency fault), and its outcome (success,
-error, or a crashed worker that is evicted) goes to the breaker.
+error, or a crashed worker that is evicted) goes to the breaker. A call that
+runs past the function's ``timeout_seconds`` ends there, as the invoker's
+504: its worker is evicted and the breaker records a failure; it counts as an
+error and, separately, as a *worker timeout* (acquire timeouts are
+``timeouts``).
 
 Requests are objects with callbacks on SimPy timeouts, not processes: the
 per-request path is a handful of attribute updates, two histogram records and
@@ -38,8 +42,17 @@ _MAX_TRANSITIONS = 1000
 _STATE_CODE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 # per-bucket counters of the time series, in this order
-_COUNTERS = ("arrivals", "served", "errors", "timeouts", "rejections", "cold_starts")
-_ARRIVALS, _SERVED, _ERRORS, _TIMEOUTS, _REJECTIONS, _COLD = range(6)
+# (errors include worker timeouts; timeouts are acquire timeouts)
+_COUNTERS = (
+    "arrivals",
+    "served",
+    "errors",
+    "timeouts",
+    "rejections",
+    "cold_starts",
+    "worker_timeouts",
+)
+_ARRIVALS, _SERVED, _ERRORS, _TIMEOUTS, _REJECTIONS, _COLD, _WORKER_TIMEOUTS = range(7)
 
 
 @dataclass(slots=True)
@@ -48,10 +61,10 @@ class TraceRecord:
 
     function: str
     arrival: float
-    outcome: str = "pending"  # served, error, timeout, rejected, provision_error
+    outcome: str = "pending"  # served, error, worker_timeout, timeout, rejected, provision_error
     wait: float | None = None
     worker: int | None = None
-    service: float | None = None
+    service: float | None = None  # as drawn: a worker timeout cut it at timeout_seconds
 
 
 @dataclass
@@ -98,6 +111,14 @@ class _Request:
         service = fn.service()
         if fn.latency_faults:
             service += fn.extra_latency(now)
+        if self.record is not None:
+            self.record.wait = now - self.arrival
+            self.record.worker = worker
+            self.record.service = service
+        done = self.finish
+        if service > fn.worker_timeout:  # the invoker gives up on the call at its timeout
+            service = fn.worker_timeout
+            done = self.worker_timed_out
         if self.arrival >= fn.warmup:
             wait = now - self.arrival
             if wait > 0.0:
@@ -108,11 +129,7 @@ class _Request:
                 fn.cold_starts += 1
                 fn.series.counters[_COLD][fn.bucket_of(now)] += 1
             fn.busy_time += service
-        if self.record is not None:
-            self.record.wait = now - self.arrival
-            self.record.worker = worker
-            self.record.service = service
-        env.timeout(service).callbacks.append(self.finish)
+        env.timeout(service).callbacks.append(done)
 
     def finish(self, _event: simpy.Event) -> None:
         fn = self.fn
@@ -133,6 +150,26 @@ class _Request:
                 breaker.record_failure(self.epoch)
             else:
                 breaker.record_success(self.epoch)
+        self._account(now, failed)
+        if self.record is not None:
+            self.record.outcome = "error" if failed else "served"
+
+    def worker_timed_out(self, _event: simpy.Event) -> None:
+        """The call ran into ``timeout_seconds``: a 504, the worker evicted, a breaker failure."""
+        fn = self.fn
+        now = fn.env.now
+        fn.pool.evict(self.worker)
+        if fn.breaker is not None:
+            fn.breaker.record_failure(self.epoch)
+        self._account(now, True)
+        fn.series.counters[_WORKER_TIMEOUTS][fn.bucket_of(now)] += 1
+        if self.arrival >= fn.warmup:
+            fn.worker_timeouts += 1
+        if self.record is not None:
+            self.record.outcome = "worker_timeout"
+
+    def _account(self, now: float, failed: bool) -> None:
+        fn = self.fn
         latency = now - self.arrival
         index = int(now * fn.inverse_bucket)
         if index > fn.last_bucket:
@@ -147,8 +184,6 @@ class _Request:
                 fn.errors += 1
             else:
                 fn.served += 1
-        if self.record is not None:
-            self.record.outcome = "error" if failed else "served"
 
     def timed_out(self) -> None:
         fn = self.fn
@@ -191,6 +226,7 @@ class _FunctionModel:
         self.name = name
         self.warmup = scenario.warmup
         self.acquire_timeout = spec.scaling.acquire_timeout
+        self.worker_timeout = spec.timeout_seconds
         self.service = sampler(spec.service, streams[0])
         self.uniform = uniform(streams[2])
         self.error_rate = spec.error_rate
@@ -239,6 +275,7 @@ class _FunctionModel:
         self.zero_waits = 0
         self.arrivals = self.served = self.errors = self.timeouts = 0
         self.rejections = self.cold_starts = self.provision_errors = 0
+        self.worker_timeouts = 0
         self.busy_time = 0.0
 
     def bucket_of(self, now: float) -> int:
@@ -314,6 +351,7 @@ class _FunctionModel:
             "served": self.served,
             "errors": self.errors,
             "timeouts": self.timeouts,
+            "worker_timeouts": self.worker_timeouts,
             "rejections": self.rejections,
             "cold_starts": self.cold_starts,
             "provisions": self.pool.provisions,
@@ -321,6 +359,7 @@ class _FunctionModel:
             "throughput": self.served / measured,
             "error_rate": self.errors / arrivals,
             "timeout_rate": self.timeouts / arrivals,
+            "worker_timeout_rate": self.worker_timeouts / arrivals,
             "rejection_rate": self.rejections / arrivals,
             "cold_start_rate": self.cold_starts / arrivals,
             "wait_probability": (granted - self.zero_waits) / granted if granted else math.nan,
@@ -423,11 +462,13 @@ def _overall(
         "served": total("served"),
         "errors": total("errors"),
         "timeouts": total("timeouts"),
+        "worker_timeouts": total("worker_timeouts"),
         "rejections": total("rejections"),
         "cold_starts": total("cold_starts"),
         "throughput": total("throughput"),
         "error_rate": total("errors") / arrivals,
         "timeout_rate": total("timeouts") / arrivals,
+        "worker_timeout_rate": total("worker_timeouts") / arrivals,
         "rejection_rate": total("rejections") / arrivals,
         "cold_start_rate": total("cold_starts") / arrivals,
         "mean_workers": total("mean_workers"),

@@ -71,6 +71,12 @@ def plot_run(data: dict[str, Any], out: Path) -> list[Path]:
         axes.plot(times(s["timeouts"]), s["timeouts"], label=f"{name} timeouts")
         axes.plot(times(s["rejections"]), s["rejections"], label=f"{name} breaker rejections")
         axes.plot(times(s["errors"]), s["errors"], label=f"{name} errors")
+        if any(s.get("worker_timeouts", ())):  # a subset of the errors
+            axes.plot(
+                times(s["worker_timeouts"]),
+                s["worker_timeouts"],
+                label=f"{name} worker timeouts (of the errors)",
+            )
     axes.legend()
     paths.append(_save(figure, out / "timeouts.png"))
     return paths

@@ -8,6 +8,9 @@ from sim.results import Estimate, SimResult
 
 __all__ = ["format_summary"]
 
+# worker timeouts are also errors; the column is left out when there are none
+_OPTIONAL = {"worker_timeout_rate"}
+
 _COLUMNS = [
     # header, metric, scale, decimals
     ("req/s", "throughput", 1, 1),
@@ -17,6 +20,7 @@ _COLUMNS = [
     ("mean ms", "latency_mean", 1000, 1),
     ("wait p99 ms", "wait_p99", 1000, 1),
     ("timeout %", "timeout_rate", 100, 3),
+    ("worker timeout %", "worker_timeout_rate", 100, 3),  # shown when some call ran into it
     ("reject %", "rejection_rate", 100, 3),
     ("error %", "error_rate", 100, 3),
     ("cold %", "cold_start_rate", 100, 3),
@@ -36,6 +40,10 @@ def _cell(estimate: Estimate | None, scale: float, decimals: int, with_ci: bool)
     return text
 
 
+def _positive(estimate: Estimate | None) -> bool:
+    return estimate is not None and estimate.mean > 0
+
+
 def format_summary(result: SimResult) -> str:
     """A table per function (mean over replications, ± the 95% CI half-width) and the verdict."""
     scenario = result.scenario
@@ -44,17 +52,22 @@ def format_summary(result: SimResult) -> str:
         f"scenario {scenario.name}: {n} replication(s) of {scenario.duration:g}s "
         f"(warm-up {scenario.warmup:g}s), seed {result.seed}; ± is the 95% CI half-width",
     ]
-    rows = [("function", *[header for header, *_ in _COLUMNS])]
     entries = [*result.functions.items()]
     if len(entries) > 1:
         entries.append(("(all)", result.overall))
+    columns = [
+        column
+        for column in _COLUMNS
+        if column[1] not in _OPTIONAL or any(_positive(m.get(column[1])) for _, m in entries)
+    ]
+    rows = [("function", *[header for header, *_ in columns])]
     for name, metrics in entries:
         rows.append(
             (
                 name,
                 *[
                     _cell(metrics.get(metric), scale, decimals, with_ci=metric == "latency_p99")
-                    for _, metric, scale, decimals in _COLUMNS
+                    for _, metric, scale, decimals in columns
                 ],
             )
         )

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenarios.loading import load_scenario
+from scenarios.loading import load_scenario, parse_scenario
 from sim.histogram import LatencyHistogram
 from sim.model import run_replication
+from sim.report import format_summary
+from sim.results import summarise
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -106,3 +108,77 @@ def test_memory_does_not_grow_with_the_number_of_requests() -> None:
 
     small, large = peak(200), peak(2_000)  # 8k and 80k requests
     assert large < small * 1.5 + 2_000_000, (small, large)
+
+
+def slow_function(**extra: object) -> dict:
+    """A function whose every call (2 s) runs past its 0.5 s ``timeout_seconds``."""
+    return {
+        "name": "slow",
+        "duration": 60,
+        "functions": {
+            "slow": {
+                "scaling": {"max_capacity": 4, "min_capacity": 1, "acquire_timeout": 5.0},
+                "service": {"kind": "constant", "value": 2.0},
+                "cold_start": {"kind": "constant", "value": 0.1},
+                "timeout_seconds": 0.5,
+            }
+        },
+        "workload": {"slow": {"arrivals": {"kind": "poisson", "rate": 2.0}}},
+        **extra,
+    }
+
+
+def test_a_call_past_timeout_seconds_is_a_worker_timeout_and_evicts_its_worker() -> None:
+    result = run_replication(parse_scenario(slow_function()), 1)
+    slow = result["functions"]["slow"]
+    assert slow["served"] == 0
+    assert slow["worker_timeouts"] == slow["errors"] > 50  # every granted call, counted as errors
+    assert slow["timeouts"] == 0  # acquire timeouts are a different count
+    assert slow["worker_timeout_rate"] == slow["worker_timeouts"] / slow["arrivals"]
+    assert result["overall"]["worker_timeouts"] == slow["worker_timeouts"]
+    # each worker is evicted after one call: every call but the first gets a cold start
+    assert slow["cold_starts"] >= slow["worker_timeouts"] - 1
+    assert slow["provisions"] >= slow["worker_timeouts"] - 1
+    assert slow["latency_p50"] < 2.0  # the call ends at its timeout, not after the service
+    assert slow["utilisation"] < 0.5 * 2.0 * 1.05 / 4  # busy 0.5 s per call, not 2 s
+    series = result["series"]["functions"]["slow"]
+    assert sum(series["worker_timeouts"]) >= slow["worker_timeouts"]
+
+
+def test_worker_timeouts_are_failures_for_the_breaker() -> None:
+    breaker = {"failure_rate_threshold": 0.5, "window_size": 10, "minimum_calls": 5}
+    result = run_replication(parse_scenario(slow_function(breaker=breaker)), 1)
+    slow = result["functions"]["slow"]
+    assert slow["worker_timeouts"] > 0
+    assert slow["breaker_trips"] >= 1
+    assert slow["rejections"] > 0
+
+
+def test_a_latency_fault_past_timeout_seconds_times_calls_out_inside_its_window() -> None:
+    result = replicate(
+        "steady",
+        "functions.echo.timeout_seconds=2.0",
+        "faults=[{kind: latency, function: echo, start: 100, duration: 50, "
+        "extra: {kind: constant, value: 2.5}}]",
+    )
+    echo = result["functions"]["echo"]
+    timed_out = result["series"]["functions"]["echo"]["worker_timeouts"]
+    assert echo["worker_timeouts"] > 10
+    # calls granted in [100, 150) end 2 s later; the service alone never reaches 2 s
+    assert sum(timed_out[:100]) == 0 and sum(timed_out[152:]) == 0
+    assert sum(timed_out[100:152]) == sum(timed_out)
+    assert echo["breaker_trips"] >= 1  # the gateway's breaker opens on the 504s
+    assert result["functions"]["resize"]["worker_timeouts"] == 0  # not in the fault
+
+
+def test_the_summary_table_shows_worker_timeouts_only_when_there_are_some() -> None:
+    slow = parse_scenario(slow_function(duration=20))
+    fast = parse_scenario(
+        slow_function(
+            duration=20, functions={"slow": {"service": {"kind": "constant", "value": 0.1}}}
+        )
+    )
+    with_timeouts = format_summary(summarise(slow, 1, [run_replication(slow, 1)]))
+    without = format_summary(summarise(fast, 1, [run_replication(fast, 1)]))
+    assert "worker timeout %" in with_timeouts.splitlines()[1]
+    assert "worker timeout %" not in without and "timeout %" in without

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from reference.gateway.models.function import FunctionEntity
 from reference.gateway.models.scaling import ScalingConfig
 from scenarios.loading import ScenarioError, load_scenario, parse_scenario
 from scenarios.schema import Empirical, Lognormal, Steps
@@ -163,3 +164,12 @@ def test_piecewise_poisson_arrivals_follow_the_rate_of_each_segment() -> None:
     first, second = np.sum(times < 100), np.sum(times >= 100)
     assert 1000 - 4 * 32 < first < 1000 + 4 * 32  # Poisson: sd = sqrt(1000)
     assert 5000 - 4 * 71 < second < 5000 + 4 * 71
+
+
+def test_a_function_times_out_as_the_gateway_does_unless_the_scenario_says() -> None:
+    default = parse_scenario(minimal()).functions["f"].timeout_seconds
+    assert default == FunctionEntity(name="f").timeout_seconds == 300
+    spec = {"service": {"kind": "constant", "value": 0.1}, "timeout_seconds": 2.5}
+    assert parse_scenario(minimal(functions={"f": spec})).functions["f"].timeout_seconds == 2.5
+    with pytest.raises(ScenarioError, match="timeout_seconds"):
+        parse_scenario(minimal(functions={"f": {**spec, "timeout_seconds": 0}}))
