@@ -5,7 +5,9 @@ every cold start it drew (:class:`sim.model.Trace`). :func:`replay_on_pool`
 feeds the same arrivals, service times and cold starts to the real pool
 (provisioning and service are ``asyncio.sleep``) on a :class:`VirtualTimeLoop`,
 with a janitor calling ``prune_idle`` on the same schedule as the model's, and
-returns what happened to each request, in the same order, for comparison.
+returns what happened to each request, in the same order, for comparison. As
+the gateway's invoker, a call still running at the function's
+``timeout_seconds`` is cut off there and its worker evicted.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = ["Outcome", "PoolReplay", "first_difference", "replay_on_pool"]
 class Outcome:
     index: int
     arrival: float
-    outcome: str  # served or timeout
+    outcome: str  # served, worker_timeout (served, then cut off) or timeout
     wait: float | None
 
 
@@ -58,6 +60,7 @@ def replay_on_pool(scenario: Scenario, function: str, trace: Trace) -> PoolRepla
 async def _replay(scenario: Scenario, function: str, trace: Trace) -> PoolReplay:
     loop = asyncio.get_running_loop()
     config = scenario.functions[function].scaling
+    time_limit = scenario.functions[function].timeout_seconds
     cold_starts = deque(trace.cold_starts.get(function, []))
     requests = [r for r in trace.requests if r.function == function]
     counter = {"provisions": 0, "pruned": 0}
@@ -81,8 +84,15 @@ async def _replay(scenario: Scenario, function: str, trace: Trace) -> PoolReplay
         except AcquireTimeoutError:
             outcomes[index] = Outcome(index, record.arrival, "timeout", None)
             return
-        outcomes[index] = Outcome(index, record.arrival, "served", loop.time() - start)
-        await asyncio.sleep(record.service or 0.0)  # None: the model timed it out
+        wait = loop.time() - start
+        outcomes[index] = Outcome(index, record.arrival, "served", wait)
+        try:
+            async with asyncio.timeout(time_limit):
+                await asyncio.sleep(record.service or 0.0)  # None: the model timed it out
+        except TimeoutError:
+            pool.evict(worker)
+            outcomes[index] = Outcome(index, record.arrival, "worker_timeout", wait)
+            return
         pool.release(worker)
 
     async def janitor() -> None:
@@ -108,7 +118,7 @@ def first_difference(
     if len(requests) != len(replay.outcomes):
         return f"model has {len(requests)} requests, the pool answered {len(replay.outcomes)}"
     for record, real in zip(requests, replay.outcomes, strict=True):
-        model_wait = record.wait if record.outcome == "served" else None
+        model_wait = record.wait if record.outcome in ("served", "worker_timeout") else None
         same_outcome = record.outcome == real.outcome
         same_wait = model_wait is None or (
             real.wait is not None and abs(model_wait - real.wait) <= tolerance

@@ -108,3 +108,20 @@ def test_virtual_loop_reports_a_wait_that_can_never_end() -> None:
             loop.run_until_complete(stuck())
     finally:
         loop.close()
+
+
+def test_model_and_real_pool_agree_when_calls_run_past_timeout_seconds() -> None:
+    """The replay cuts calls off at ``timeout_seconds`` as the invoker does, evicting the worker."""
+    spec = {**SCENARIO["functions"]["f"], "timeout_seconds": 0.5}  # about 19% of the calls
+    scenario = parse_scenario({**SCENARIO, "functions": {"f": spec}})
+    trace = Trace()
+    result = run_replication(scenario, 1, trace=trace)["functions"]["f"]
+    replay = replay_on_pool(scenario, "f", trace)
+
+    difference = first_difference(trace, "f", replay)
+    assert difference is None, f"first differing request: {difference}"
+    assert replay.provisions == result["provisions"]
+    assert replay.pruned == result["pruned"]
+    assert result["worker_timeouts"] > 0
+    cut = sum(1 for outcome in replay.outcomes if outcome.outcome == "worker_timeout")
+    assert cut == result["worker_timeouts"]  # no warm-up: every request is counted
