@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import httpx
 
 from reference.gateway.backends.base import InvocationBackend, WorkerInfo
-from reference.gateway.core.breaker import CircuitBreaker
+from reference.gateway.core.breaker import BreakerState, CircuitBreaker
 from reference.gateway.core.errors import (
     BackendUnavailable,
     BreakerOpen,
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 _HEALTH_FAILURES = (WorkerError, FunctionError, WorkerTimeout)
+_PROBING_RETRY_AFTER = 1.0  # seconds: a HALF_OPEN breaker decides with its probes' answers
 
 
 def error_result(error: GatewayError) -> InvocationResult:
@@ -92,6 +93,12 @@ class LambdaInvoker:
     def _admit(self, name: str) -> CircuitBreaker:
         breaker = self.breakers.get(name)
         if not breaker.allow():
+            if breaker.state is BreakerState.HALF_OPEN:  # probes running: an answer is near
+                raise BreakerOpen(
+                    f"function {name!r} is recovering; its circuit breaker lets only probe "
+                    f"calls through, retry in {_PROBING_RETRY_AFTER:g}s",
+                    retry_after=_PROBING_RETRY_AFTER,
+                )
             retry = breaker.retry_after() or self.breakers.config.recovery_timeout
             raise BreakerOpen(
                 f"function {name!r} is failing; its circuit breaker rejects calls for "
