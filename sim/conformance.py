@@ -4,9 +4,10 @@ The model records each request's arrival, service time, outcome and wait, and
 every cold start it drew (:class:`sim.model.Trace`). :func:`replay_on_pool`
 feeds the same arrivals, service times and cold starts to the real pool
 (provisioning and service are ``asyncio.sleep``) on a :class:`VirtualTimeLoop`,
-with a janitor calling ``prune_idle`` on the same schedule as the model's, and
-returns what happened to each request, in the same order, for comparison. As
-the gateway's invoker, a call still running at the function's
+with a janitor that prunes idle workers and then tops the pool up to
+``min_capacity`` (waiting for that before sleeping again) as the gateway's
+does, and returns what happened to each request, in the same order, for
+comparison. As the gateway's invoker, a call still running at the function's
 ``timeout_seconds`` is cut off there and its worker evicted.
 """
 
@@ -100,6 +101,7 @@ async def _replay(scenario: Scenario, function: str, trace: Trace) -> PoolReplay
         while loop.time() + interval < scenario.duration:
             await asyncio.sleep(interval)
             counter["pruned"] += len(pool.prune_idle())
+            await pool.ensure_min()  # as the gateway's janitor: top up, then sleep again
 
     tasks = [loop.create_task(janitor())]
     for index, record in enumerate(requests):

@@ -495,12 +495,20 @@ def _series_dict(series: _Series) -> dict[str, list[float]]:
 
 
 def _janitor(env: simpy.Environment, scenario: Scenario, models: list[_FunctionModel]):
-    """Prune idle workers and top pools up to ``min_capacity``, as the gateway's janitor does."""
+    """Prune idle workers and top pools up to ``min_capacity``, as the gateway's janitor does.
+
+    Like the gateway's, it waits for the workers it started (ready or failed)
+    before sleeping ``janitor_interval`` again, so a round that tops a pool up
+    delays the next one by that cold start.
+    """
     while env.now + scenario.janitor_interval < scenario.duration:
         yield env.timeout(scenario.janitor_interval)
+        started: list[simpy.Event] = []
         for model in models:
             model.pool.prune_idle()
-            model.pool.ensure_min()
+            started += model.pool.ensure_min()
+        if started:
+            yield env.all_of(started)
 
 
 def _sampler(env: simpy.Environment, bucket: float, count: int, models: list[_FunctionModel]):

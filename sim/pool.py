@@ -129,12 +129,14 @@ class SimPool:
         self.pruned += pruned
         return pruned
 
-    def ensure_min(self) -> int:
-        """Start provisions until ``min_capacity`` workers exist or are coming."""
+    def ensure_min(self) -> list[simpy.Event]:
+        """Start provisions until ``min_capacity`` workers exist or are coming.
+
+        Returns the provisions started (each event fires when its worker is
+        ready or has failed), for a janitor that waits for them as the gateway's does.
+        """
         missing = self.config.min_capacity - self.total
-        for _ in range(max(0, missing)):
-            self._start_provision()
-        return max(0, missing)
+        return [self._start_provision() for _ in range(max(0, missing))]
 
     @property
     def total(self) -> int:
@@ -175,14 +177,16 @@ class SimPool:
         while len(self.waiters) > self.provisioning and self.total < self._max:
             self._start_provision()
 
-    def _start_provision(self) -> None:
+    def _start_provision(self) -> simpy.Event:
         self._account()
         self.provisioning += 1
         self.provisions += 1
         total = self.total
         if total > self.peak_total:
             self.peak_total = total
-        self.env.timeout(self._cold_start()).callbacks.append(self._provisioned)
+        ready = self.env.timeout(self._cold_start())
+        ready.callbacks.append(self._provisioned)
+        return ready
 
     def _provisioned(self, _event: simpy.Event) -> None:
         self._account()
