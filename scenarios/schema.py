@@ -318,7 +318,9 @@ class Scenario(_Strict):
     seed: int = Field(default=0, ge=0)
     replications: int = Field(default=5, ge=1, le=10_000)
     janitor_interval: float = Field(
-        default=10.0, gt=0, description="how often idle workers are pruned"
+        default=10.0,
+        gt=0,
+        description="how often idle workers are pruned and pools topped up to min_capacity",
     )
     functions: dict[str, FunctionSpec] = Field(min_length=1)
     workload: dict[str, FunctionLoad] = Field(min_length=1)
