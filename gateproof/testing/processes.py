@@ -19,3 +19,15 @@ def runtime_children() -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             continue
     return found
+
+
+def assert_no_runtime_left() -> None:
+    """Kill any runtime worker still running below this process, then fail if there was one.
+
+    Called after each test of a suite that starts workers: a leftover is a bug
+    in the code under test, and killing it keeps the next test honest.
+    """
+    leftovers = runtime_children()
+    for child in leftovers:
+        child.kill()
+    assert not leftovers, f"runtime processes left running: {leftovers}"

@@ -17,7 +17,7 @@ import yaml
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateproof.testing.processes import runtime_children
+from gateproof.testing.processes import assert_no_runtime_left, runtime_children
 from reference.legacy.main import create_app
 
 INVOKE = "/2015-03-31/functions/{}/invocations"
@@ -57,10 +57,7 @@ Gateway = Callable[..., Awaitable[httpx.AsyncClient]]
 @pytest.fixture(autouse=True)
 def no_runtime_left_behind() -> Iterator[None]:
     yield
-    leftovers = runtime_children()
-    for child in leftovers:
-        child.kill()
-    assert not leftovers, f"runtime processes left running: {leftovers}"
+    assert_no_runtime_left()
 
 
 @asynccontextmanager

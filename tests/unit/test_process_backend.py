@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from gateproof.testing.processes import runtime_children
+from gateproof.testing.processes import assert_no_runtime_left, runtime_children
 from reference.gateway.backends.base import InvocationBackend, WorkerInfo
 from reference.gateway.backends.process import ProcessBackend, WorkerStartError
 from reference.gateway.models import FunctionEntity, ScalingConfig
@@ -55,10 +55,7 @@ async def wait_until_gone(pids: Iterable[int], limit: float = EXIT_LIMIT_S) -> b
 @pytest.fixture(autouse=True)
 def no_runtime_left_behind() -> Iterator[None]:
     yield
-    leftovers = runtime_children()
-    for child in leftovers:
-        child.kill()
-    assert not leftovers, f"runtime processes left running: {leftovers}"
+    assert_no_runtime_left()
 
 
 @pytest.fixture
