@@ -212,18 +212,8 @@ class DockerBackend:
         return pruned
 
     async def ensure_min(self) -> int:
-        """Provision every pool back up to its ``min_capacity``; for a janitor.
-
-        Raises the first provisioning error once every pool has tried.
-        """
-        outcomes = await asyncio.gather(
-            *(self.pools.pool(name).ensure_min() for name in self.pools.functions),
-            return_exceptions=True,
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return sum(outcomes)  # type: ignore[arg-type]
+        """Provision every pool back up to its ``min_capacity``; for a janitor."""
+        return await self.pools.ensure_min()
 
     async def _housekeep_forever(self) -> None:
         while True:  # ends when cancelled by __aexit__ or detach

@@ -7,7 +7,6 @@ runtime's app) so the invoker can still call it over "HTTP".
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Self
 
@@ -55,18 +54,8 @@ class InProcessBackend:
             self.destroyed.append(worker)
 
     async def ensure_min(self) -> int:
-        """Provision every pool back up to its ``min_capacity``; for a janitor.
-
-        Raises the first provisioning error once every pool has tried.
-        """
-        outcomes = await asyncio.gather(
-            *(self.pools.pool(name).ensure_min() for name in self.pools.functions),
-            return_exceptions=True,
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return sum(outcomes)  # type: ignore[arg-type]
+        """Provision every pool back up to its ``min_capacity``; for a janitor."""
+        return await self.pools.ensure_min()
 
     async def __aenter__(self) -> Self:
         await self.pools.start()

@@ -490,6 +490,19 @@ class PoolManager(Generic[W]):
         """Provision every pool's ``min_capacity``."""
         await asyncio.gather(*(pool.start() for pool in self._pools.values()))
 
+    async def ensure_min(self) -> int:
+        """Provision every pool back up to its ``min_capacity``; returns how many were started.
+
+        Raises the first provisioning error once every pool has tried.
+        """
+        outcomes = await asyncio.gather(
+            *(pool.ensure_min() for pool in self._pools.values()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return sum(outcomes)  # type: ignore[arg-type]
+
     async def acquire(self, function: str, timeout: float | None = None) -> W:
         return await self.pool(function).acquire(timeout)
 
