@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from reference.gateway.backends.base import InvocationBackend, WorkerInfo
-from reference.gateway.backends.inprocess import InProcessBackend
+from reference.gateway.backends.inprocess import DESTROYED_KEPT, InProcessBackend
 from reference.gateway.models.scaling import ScalingConfig
 from reference.gateway.services.pool import UnknownFunctionError, WorkerNotCheckedOutError
 
@@ -45,7 +45,7 @@ async def test_a_released_worker_is_reused_and_an_evicted_one_is_destroyed():
         await backend.evict_worker("echo", worker)
         replacement = await backend.acquire_worker("echo")
 
-        assert backend.destroyed == [worker]
+        assert list(backend.destroyed) == [worker]
         assert replacement is not worker
         with pytest.raises(WorkerNotCheckedOutError):
             await backend.release_worker("echo", worker)
@@ -57,7 +57,7 @@ async def test_evicting_twice_destroys_once():
         await backend.evict_worker("echo", worker)
         await backend.evict_worker("echo", worker)
 
-        assert backend.destroyed == [worker]
+        assert list(backend.destroyed) == [worker]
 
 
 async def test_an_unknown_function_is_refused():
@@ -98,3 +98,15 @@ async def test_the_transport_factory_gives_workers_a_transport_to_call_them_thro
         await backend.release_worker("echo", worker)
 
     assert response.text == "pong"
+
+
+async def test_only_the_most_recent_destroyed_workers_are_kept() -> None:
+    async with InProcessBackend({"f": ScalingConfig(max_capacity=1)}) as backend:
+        workers = []
+        for _ in range(DESTROYED_KEPT + 5):
+            worker = await backend.acquire_worker("f")
+            await backend.evict_worker("f", worker)
+            workers.append(worker)
+        assert len(backend.destroyed) == DESTROYED_KEPT
+        assert backend.destroyed[-1] is workers[-1]
+        assert workers[0] not in backend.destroyed

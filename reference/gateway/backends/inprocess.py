@@ -7,6 +7,7 @@ runtime's app) so the invoker can still call it over "HTTP".
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Self
 
@@ -15,6 +16,8 @@ import httpx
 from reference.gateway.backends.base import WorkerInfo, new_worker_id
 from reference.gateway.models.scaling import ScalingConfig
 from reference.gateway.services.pool import PoolManager
+
+DESTROYED_KEPT = 1024
 
 TransportFactory = Callable[[str], httpx.AsyncBaseTransport | None]
 
@@ -34,7 +37,8 @@ class InProcessBackend:
         self.pools: PoolManager[WorkerInfo] = PoolManager(self._provision)
         for name, config in functions.items():
             self.pools.add(name, config)
-        self.destroyed: list[WorkerInfo] = []
+        # the most recent destroyed workers, for tests; bounded so a long-running gateway stays flat
+        self.destroyed: deque[WorkerInfo] = deque(maxlen=DESTROYED_KEPT)
 
     async def _provision(self, function: str) -> WorkerInfo:
         if self._provision_hook is not None:
