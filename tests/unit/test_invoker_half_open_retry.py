@@ -10,9 +10,9 @@ from reference.gateway.backends.inprocess import InProcessBackend
 from reference.gateway.core.breaker import BreakerConfig, BreakerState
 from reference.gateway.models import FunctionEntity
 from reference.gateway.services.breakers import BreakerBoard
-from reference.gateway.services.clients import ClientPool
 from reference.gateway.services.invoker import LambdaInvoker
 from reference.gateway.services.registry import FunctionRegistry
+from reference.gateway.services.worker_transports import WorkerTransports
 
 
 class Clock:
@@ -32,7 +32,7 @@ async def test_probe_slots_taken_means_retry_after_one_second() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
     scaling = {name: f.scaling for name, f in registry.as_mapping().items()}
     backend = InProcessBackend(scaling, transport_factory=lambda name: transport)
-    invoker = LambdaInvoker(backend, registry, board, ClientPool())
+    invoker = LambdaInvoker(backend, registry, board, WorkerTransports())
     breaker = board.get("echo")
     while breaker.state is not BreakerState.OPEN:
         assert breaker.allow()

@@ -11,10 +11,10 @@ from reference.gateway.backends.base import WorkerInfo
 from reference.gateway.core.breaker import BreakerConfig
 from reference.gateway.models import FunctionEntity
 from reference.gateway.services.breakers import BreakerBoard
-from reference.gateway.services.clients import ClientPool
 from reference.gateway.services.invoker import LambdaInvoker
 from reference.gateway.services.pool import WorkerNotCheckedOutError
 from reference.gateway.services.registry import FunctionRegistry
+from reference.gateway.services.worker_transports import WorkerTransports
 
 
 class DrainedBackend:
@@ -45,7 +45,7 @@ class DrainedBackend:
 def invoker_for(backend: DrainedBackend, timeout: float = 5.0) -> LambdaInvoker:
     registry = FunctionRegistry({"echo": FunctionEntity(name="echo", timeout_seconds=timeout)})
     board = BreakerBoard(BreakerConfig())
-    return LambdaInvoker(backend, registry, board, ClientPool())  # type: ignore[arg-type]
+    return LambdaInvoker(backend, registry, board, WorkerTransports())  # type: ignore[arg-type]
 
 
 async def test_an_answer_is_kept_when_the_release_is_refused() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -18,10 +18,10 @@ from reference.gateway.backends.base import InvocationBackend, WorkerInfo
 from reference.gateway.core.breaker import BreakerConfig, BreakerState
 from reference.gateway.models import FunctionEntity, InvocationResult
 from reference.gateway.services.breakers import BreakerBoard
-from reference.gateway.services.clients import ClientPool
 from reference.gateway.services.invoker import INVOKE_PATH, LambdaInvoker
 from reference.gateway.services.pool import AcquireTimeoutError, UnknownFunctionError
 from reference.gateway.services.registry import FunctionRegistry
+from reference.gateway.services.worker_transports import WorkerTransports
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -86,7 +86,8 @@ def make(
     registry = FunctionRegistry({"echo": FunctionEntity(name="echo", timeout_seconds=timeout)})
     config = breaker or BreakerConfig(minimum_calls=2, window_size=4, recovery_timeout=10)
     board = BreakerBoard(config, clock=clock)
-    return LambdaInvoker(backend, registry, board, ClientPool(), no_capacity_retry_after=2), clock
+    invoker = LambdaInvoker(backend, registry, board, WorkerTransports(), no_capacity_retry_after=2)
+    return invoker, clock
 
 
 def code_of(result: InvocationResult) -> str:
@@ -190,6 +191,46 @@ async def test_a_200_that_merely_mentions_errorType_in_a_string_is_a_success() -
     backend = FakeBackend(ok({"text": 'see "errorType" docs'}))
     invoker, _ = make(backend)
     assert (await invoker.invoke_function("echo", b"{}")).success
+
+
+async def test_a_workers_set_cookie_is_passed_on_but_never_sent_back_to_it() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={}, headers={"Set-Cookie": "session=alice; Path=/"})
+
+    backend = FakeBackend(handler)
+    invoker, _ = make(backend)
+    first = await invoker.invoke_function("echo", b"{}")
+    assert first.headers["set-cookie"].startswith("session=alice")
+    await invoker.invoke_function("echo", b"{}")
+    assert backend.acquired[0].transport is backend.acquired[1].transport
+    assert "cookie" not in seen[1].headers
+
+
+class BrokenBody(httpx.AsyncByteStream):
+    """A body that breaks after its first chunk, as a worker dying mid-answer does."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'{"partial'
+        raise httpx.ReadError("connection reset mid-body")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_a_body_that_breaks_is_502_its_response_closed_and_the_worker_evicted() -> None:
+    body = BrokenBody()
+    backend = FakeBackend(lambda request: httpx.Response(200, stream=body))
+    invoker, _ = make(backend)
+    result = await invoker.invoke_function("echo", b"{}")
+    assert result.status_code == 502 and code_of(result) == "worker_error"
+    assert body.closed
+    assert backend.evicted == backend.acquired and not backend.released
 
 
 async def test_an_unreachable_worker_is_evicted_never_released() -> None:

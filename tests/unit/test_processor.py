@@ -12,12 +12,12 @@ from reference.gateway.backends.inprocess import InProcessBackend
 from reference.gateway.core.errors import RateLimited, WorkerError
 from reference.gateway.models import FunctionEntity, InputContext, InvocationResult
 from reference.gateway.services.breakers import BreakerBoard
-from reference.gateway.services.clients import ClientPool
 from reference.gateway.services.event_builder import EventBuilder, proxy_response_to_result
 from reference.gateway.services.invoker import LambdaInvoker
 from reference.gateway.services.processor import GatewayRequestProcessor
 from reference.gateway.services.registry import FunctionRegistry
 from reference.gateway.services.routing import Route, RouteTable
+from reference.gateway.services.worker_transports import WorkerTransports
 
 
 def context(
@@ -38,7 +38,7 @@ def processor(answer: httpx.Response, **kwargs: object) -> tuple[GatewayRequestP
     backend = InProcessBackend(
         {"fn": registry.get("fn").scaling}, transport_factory=lambda n: transport
     )
-    invoker = LambdaInvoker(backend, registry, BreakerBoard(), ClientPool())
+    invoker = LambdaInvoker(backend, registry, BreakerBoard(), WorkerTransports())
     routes = RouteTable([Route(path="/hello", method="POST", function="fn")])
     return GatewayRequestProcessor(invoker, EventBuilder(), routes, **kwargs), seen  # type: ignore[arg-type]
 

@@ -10,6 +10,7 @@ from reference.gateway.backends.inprocess import InProcessBackend
 from reference.gateway.core.factory import create_container
 from reference.gateway.core.settings import GatewaySettings
 from reference.gateway.models import FunctionEntity, ScalingConfig
+from reference.gateway.services.transport import KeepAliveTransport
 
 WARM = {"echo": FunctionEntity(name="echo", scaling=ScalingConfig(min_capacity=1))}
 
@@ -23,7 +24,7 @@ async def test_a_docker_backend_that_cannot_warm_its_pools_closes_its_clients() 
     assert backend._housekeeper is None
 
 
-async def test_a_container_whose_backend_fails_to_start_closes_its_clients() -> None:
+async def test_a_container_whose_backend_fails_to_start_closes_its_transports() -> None:
     class BrokenBackend(InProcessBackend):
         async def __aenter__(self) -> BrokenBackend:
             raise RuntimeError("cannot start")
@@ -32,4 +33,5 @@ async def test_a_container_whose_backend_fails_to_start_closes_its_clients() -> 
     with pytest.raises(RuntimeError, match="cannot start"):
         async with container:
             raise AssertionError("the container started without its backend")
-    assert container.clients._network.is_closed
+    network = container.transports.network
+    assert isinstance(network, KeepAliveTransport) and network.closed

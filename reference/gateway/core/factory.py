@@ -1,8 +1,8 @@
 """``create_container(settings)``: every service of the gateway, wired in one place.
 
 The container is an async context manager: entering starts the backend (its
-warm workers), leaving stops background calls, the backend, the HTTP clients
-and the rate limiter, in that order, also after an error.
+warm workers), leaving stops background calls, the backend, the worker
+transports and the rate limiter, in that order, also after an error.
 
 Backends are chosen by name (``settings.backend``) from :data:`BACKENDS`; a
 new backend is one more entry there, never a branch in the invoker.
@@ -24,7 +24,6 @@ from reference.gateway.core.settings import GatewaySettings
 from reference.gateway.models import FunctionEntity
 from reference.gateway.services.background import BackgroundInvocations
 from reference.gateway.services.breakers import BreakerBoard
-from reference.gateway.services.clients import ClientPool
 from reference.gateway.services.event_builder import EventBuilder
 from reference.gateway.services.invoker import LambdaInvoker
 from reference.gateway.services.janitor import Janitor
@@ -33,6 +32,7 @@ from reference.gateway.services.processor import GatewayRequestProcessor
 from reference.gateway.services.ratelimit import NoRateLimit, RateLimiter
 from reference.gateway.services.registry import FunctionRegistry
 from reference.gateway.services.routing import RouteTable, load_routes
+from reference.gateway.services.worker_transports import WorkerTransports
 
 __all__ = ["BACKENDS", "ServiceContainer", "UnknownBackendError", "create_container"]
 
@@ -92,7 +92,7 @@ class ServiceContainer:
     routes: RouteTable
     backend: InvocationBackend
     breakers: BreakerBoard
-    clients: ClientPool
+    transports: WorkerTransports
     invoker: LambdaInvoker
     processor: GatewayRequestProcessor
     background: BackgroundInvocations
@@ -115,7 +115,7 @@ class ServiceContainer:
             try:
                 await self.background.aclose()
             finally:
-                await self.clients.aclose()
+                await self.transports.aclose()
                 await self.rate_limiter.aclose()
             raise
         self.janitor.start()
@@ -129,7 +129,7 @@ class ServiceContainer:
             try:
                 await self.backend.__aexit__(*exc_info)
             finally:
-                await self.clients.aclose()
+                await self.transports.aclose()
                 await self.rate_limiter.aclose()
 
 
@@ -174,12 +174,12 @@ def create_container(
     breakers = BreakerBoard(settings.breaker, clock=clock)
     for name in registry.names:
         breakers.get(name)  # every function shows in /metrics from the start
-    clients = ClientPool(max_connections=settings.max_connections_per_client)
+    transports = WorkerTransports(max_connections=settings.max_connections_per_client)
     invoker = LambdaInvoker(
         backend,
         registry,
         breakers,
-        clients,
+        transports,
         no_capacity_retry_after=settings.no_capacity_retry_after,
     )
     background = BackgroundInvocations(settings.max_background_invocations)
@@ -189,6 +189,6 @@ def create_container(
         invoker, EventBuilder(), routes, rate_limiter=limiter, background=background
     )
     return ServiceContainer(
-        settings, registry, routes, backend, breakers, clients, invoker, processor,
+        settings, registry, routes, backend, breakers, transports, invoker, processor,
         background, limiter, metrics, Janitor(backend, settings.prune_interval),
     )  # fmt: skip

@@ -35,7 +35,6 @@ from reference.gateway.core.errors import (
 )
 from reference.gateway.models import FunctionEntity, InvocationResult
 from reference.gateway.services.breakers import BreakerBoard
-from reference.gateway.services.clients import ClientPool
 from reference.gateway.services.headers import forwarded_headers, strip_hop_by_hop
 from reference.gateway.services.pool import (
     AcquireTimeoutError,
@@ -44,6 +43,7 @@ from reference.gateway.services.pool import (
     UnknownFunctionError,
 )
 from reference.gateway.services.registry import FunctionRegistry
+from reference.gateway.services.worker_transports import WorkerTransports
 
 __all__ = ["INVOKE_PATH", "LambdaInvoker", "error_result"]
 
@@ -68,14 +68,14 @@ class LambdaInvoker:
         backend: InvocationBackend,
         registry: FunctionRegistry,
         breakers: BreakerBoard,
-        clients: ClientPool,
+        transports: WorkerTransports,
         *,
         no_capacity_retry_after: float = 1.0,
     ) -> None:
         self.backend = backend
         self.registry = registry
         self.breakers = breakers
-        self.clients = clients
+        self.transports = transports
         self.no_capacity_retry_after = no_capacity_retry_after
         self._urls: weakref.WeakKeyDictionary[WorkerInfo, httpx.URL] = weakref.WeakKeyDictionary()
 
@@ -189,8 +189,16 @@ class LambdaInvoker:
     async def _execute_request(
         self, worker: WorkerInfo, payload: bytes, headers: dict[str, str]
     ) -> httpx.Response:
-        client = self.clients.for_worker(worker)
-        return await client.post(self._invoke_url(worker), content=payload, headers=headers)
+        """POST to the worker's transport directly, the whole body read (see worker_transports)."""
+        transport = self.transports.for_worker(worker)
+        request = httpx.Request("POST", self._invoke_url(worker), content=payload, headers=headers)
+        response = await transport.handle_async_request(request)
+        try:
+            await response.aread()  # closes the response once read
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
 
     def _invoke_url(self, worker: WorkerInfo) -> httpx.URL:
         """The worker's invoke URL, parsed once per worker (URL parsing is costly in httpx)."""

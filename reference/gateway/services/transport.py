@@ -21,9 +21,9 @@ gateway slower than the workers behind it. Workers speak plain HTTP/1.1 on
 Errors are httpx's own (``ConnectError``, ``ReadError``,
 ``RemoteProtocolError``), so the invoker cannot tell this transport from
 the default one. Plain ``http://`` only; bodies are read whole (the gateway
-caps them at 6 MB)::
+caps them at 6 MB). The invoker calls it directly, without a client::
 
-    client = httpx.AsyncClient(transport=KeepAliveTransport(), timeout=None)
+    response = await transport.handle_async_request(httpx.Request("POST", url, content=body))
 """
 
 from __future__ import annotations
@@ -131,6 +131,12 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         self.connect_timeout = connect_timeout
         self._idle: dict[Origin, deque[_Connection]] = {}
         self._sweep_at = _MIN_SWEEP
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` ran; a connection checked in after that is closed."""
+        return self._closed
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -163,7 +169,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         return None
 
     def _checkin(self, origin: Origin, connection: _Connection) -> None:
-        if connection.closed or not connection.keep_alive:
+        if self._closed or connection.closed or not connection.keep_alive:
             connection.close()
             return
         idle = self._idle.get(origin)
@@ -205,6 +211,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         return connection
 
     async def aclose(self) -> None:
+        self._closed = True
         for idle in self._idle.values():
             while idle:
                 idle.pop().close()
