@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from reference.gateway.api.errors import install_error_handlers
 from reference.gateway.api.middleware import GatewayMiddleware
 from reference.gateway.api.routers import lambda_api, routed, system
+from reference.gateway.api.shortcut import RouteShortcut
 from reference.gateway.core.access_log import configure_access_log
 from reference.gateway.core.factory import ServiceContainer, create_container
 from reference.gateway.core.settings import GatewaySettings
@@ -43,6 +44,8 @@ def create_app(
     app = FastAPI(title="gateproof reference gateway", version="0.1.0", lifespan=lifespan)
     app.state.container = first
     install_error_handlers(app)
+    # Added first, so it runs inside GatewayMiddleware: see shortcut.py for why.
+    app.add_middleware(RouteShortcut, router=lambda_api.router)
     app.add_middleware(
         GatewayMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -50,7 +53,7 @@ def create_app(
     )
     if settings.access_log:
         configure_access_log()
-    app.include_router(lambda_api.router)  # the hot path: matched first
+    app.include_router(lambda_api.router)  # the hot path (served by RouteShortcut)
     app.include_router(system.router)
     app.include_router(routed.router)  # the catch-all: always last
     return app

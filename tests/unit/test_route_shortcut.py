@@ -1,0 +1,88 @@
+"""RouteShortcut serves its routes' endpoints itself and passes every other request on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, Request, Response
+
+from reference.gateway.api.shortcut import RouteShortcut
+from reference.gateway.core.errors import BadRequest
+
+router = APIRouter()
+
+
+@router.post("/functions/{name}/invocations")
+async def hot(request: Request) -> Response:
+    if request.path_params["name"] == "bad":
+        raise BadRequest("that name is refused here")
+    body = await request.body()
+    return Response(b"hot:" + request.path_params["name"].encode() + b":" + body)
+
+
+class Inner:
+    """The rest of the app: answers 299 and remembers what reached it."""
+
+    def __init__(self) -> None:
+        self.paths: list[tuple[str, str]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.paths.append((scope["method"], scope["path"]))
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b"inner"})
+
+
+def client(inner: Inner) -> httpx.AsyncClient:
+    app = RouteShortcut(inner, router=router)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw")
+
+
+async def test_a_matching_request_is_served_by_the_endpoint_with_its_path_params() -> None:
+    inner = Inner()
+    async with client(inner) as http:
+        response = await http.post("/functions/echo/invocations", content=b"payload")
+    assert response.status_code == 200 and response.content == b"hot:echo:payload"
+    assert inner.paths == []
+
+
+async def test_other_methods_and_paths_go_to_the_rest_of_the_app() -> None:
+    inner = Inner()
+    async with client(inner) as http:
+        wrong_method = await http.get("/functions/echo/invocations")
+        other_path = await http.post("/functions/echo/invocations/extra")
+    assert wrong_method.status_code == other_path.status_code == 299
+    assert inner.paths == [
+        ("GET", "/functions/echo/invocations"),
+        ("POST", "/functions/echo/invocations/extra"),
+    ]
+
+
+async def test_a_gateway_error_from_the_endpoint_is_its_json_error() -> None:
+    async with client(Inner()) as http:
+        response = await http.post("/functions/bad/invocations")
+    assert response.status_code == 422
+    assert response.json() == {"code": "bad_request", "message": "that name is refused here"}
+
+
+def test_an_endpoint_that_needs_fastapis_parameter_handling_is_refused() -> None:
+    needs_params = APIRouter()
+
+    @needs_params.get("/items/{item}")
+    async def item(item: int, request: Request) -> Response:
+        return Response(str(item))
+
+    with pytest.raises(TypeError, match="must take the Request alone"):
+        RouteShortcut(Inner(), router=needs_params)
+
+
+def test_an_endpoint_with_dependencies_is_refused() -> None:
+    with_dependency = APIRouter(dependencies=[Depends(lambda: None)])
+
+    @with_dependency.get("/x")
+    async def x(request: Request) -> Response:
+        return Response()
+
+    with pytest.raises(TypeError, match="no dependencies"):
+        RouteShortcut(Inner(), router=with_dependency)
