@@ -17,5 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
     for module_info in sorted(pkgutil.iter_modules(bench.__path__), key=lambda m: m.name):
+        if module_info.name.startswith("_"):
+            continue  # a helper of the targets, not a target
         module = importlib.import_module(f"{bench.__name__}.{module_info.name}")
         module.register(targets)

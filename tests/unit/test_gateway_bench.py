@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 
 import pytest
 
@@ -60,3 +61,28 @@ def test_the_report_shows_ratios_and_says_which_targets_were_missed(
     slow = _report(_args(), direct, Figures(2_000, 0, 1.0, 1, 2), Figures(1_000, 0, 1.0, 1, 2), 250)
     assert not slow
     assert capsys.readouterr().out.count("MISSED") == 3
+
+
+def test_the_report_names_the_ceiling_that_forwarding_alone_reaches(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    direct = Figures(10_000, 0, 1.0, 1.0, 2.0)
+    gateway, naive = Figures(2_000, 0, 1.0, 1, 2), Figures(500, 0, 1.0, 1, 2)
+    low = [("bare ASGI forwarder (uvicorn)", Figures(4_000, 0, 1.0, 1, 2))]
+    _report(_args(), direct, gateway, naive, 90, low)
+    out = capsys.readouterr().out
+    assert "bare ASGI forwarder (uvicorn): 0.40x the direct worker" in out
+    assert "the gateway reaches 0.50x of it" in out
+    assert "no gateway on this stack can meet it" in out
+    high = [("bare ASGI forwarder (uvicorn)", Figures(8_000, 0, 1.0, 1, 2))]
+    _report(_args(), direct, gateway, naive, 90, high)
+    assert "no gateway on this stack" not in capsys.readouterr().out
+
+
+def test_errors_in_any_phase_miss_the_errors_target(capsys: pytest.CaptureFixture[str]) -> None:
+    ok = Figures(10_000, 0, 1.0, 1.0, 2.0)
+    floors = [("raw asyncio forwarder", Figures(9_000, 3, 1.0, 1, 2))]
+    assert not _report(
+        _args(), ok, Figures(6_000, 0, 1.0, 1, 2), Figures(1_000, 0, 1, 1, 2), 90, floors
+    )
+    assert re.search(r"errors +3 +target 0 +MISSED", capsys.readouterr().out)
