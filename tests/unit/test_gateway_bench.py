@@ -37,6 +37,7 @@ async def test_the_load_generator_counts_answers_and_latencies() -> None:
     assert figures["requests"] > 0 and figures["errors"] == 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     assert figures["seconds"] == pytest.approx(0.3, abs=0.2)
+    assert 0 < figures["load_cpu_s"] <= figures["seconds"] + 0.1  # one thread: at most wall time
 
 
 async def test_the_load_generator_counts_non_200_answers_as_errors() -> None:
@@ -50,39 +51,52 @@ def _args() -> argparse.Namespace:
     return argparse.Namespace(connections=32, duration=5.0, warmup=1.0, workers=8)
 
 
+def phase(rate: int, *, errors: int = 0, cpu: float = 0.0, load_cpu_s: float = 0.0) -> Figures:
+    """One second of load at ``rate``, the server using ``cpu`` of one CPU."""
+    return Figures(rate, errors, 1.0, 1.0, 2.0, load_cpu_s, cpu, peak_mb=90)
+
+
 def test_the_report_shows_ratios_and_says_which_targets_were_missed(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    direct = Figures(10_000, 0, 1.0, 1.0, 2.0)
-    met = _report(_args(), direct, Figures(6_000, 0, 1.0, 1, 2), Figures(1_000, 0, 1.0, 1, 2), 90)
-    assert met
+    assert _report(_args(), phase(10_000), phase(6_000), phase(1_000))
     out = capsys.readouterr().out
     assert "0.60x" in out and "6.00x" in out and "MISSED" not in out
-    slow = _report(_args(), direct, Figures(2_000, 0, 1.0, 1, 2), Figures(1_000, 0, 1.0, 1, 2), 250)
-    assert not slow
+    bloated = Figures(2_000, 0, 1.0, 1.0, 2.0, peak_mb=250)
+    assert not _report(_args(), phase(10_000), bloated, phase(1_000))
     assert capsys.readouterr().out.count("MISSED") == 3
 
 
-def test_the_report_names_the_ceiling_that_forwarding_alone_reaches(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    direct = Figures(10_000, 0, 1.0, 1.0, 2.0)
-    gateway, naive = Figures(2_000, 0, 1.0, 1, 2), Figures(500, 0, 1.0, 1, 2)
-    low = [("bare ASGI forwarder (uvicorn)", Figures(4_000, 0, 1.0, 1, 2))]
-    _report(_args(), direct, gateway, naive, 90, low)
+def test_the_report_gives_each_servers_cpu_per_call(capsys: pytest.CaptureFixture[str]) -> None:
+    _report(_args(), phase(10_000, cpu=0.5), phase(2_000, cpu=0.9), phase(500, cpu=1.0))
     out = capsys.readouterr().out
-    assert "bare ASGI forwarder (uvicorn): 0.40x the direct worker" in out
-    assert "the gateway reaches 0.50x of it" in out
-    assert "no gateway on this stack can meet it" in out
-    high = [("bare ASGI forwarder (uvicorn)", Figures(8_000, 0, 1.0, 1, 2))]
-    _report(_args(), direct, gateway, naive, 90, high)
-    assert "no gateway on this stack" not in capsys.readouterr().out
+    assert re.search(r"direct to worker +10000 .* 50% +50\n", out)
+    assert re.search(r"gateway \(8 warm workers\) +2000 .* 90% +450\n", out)
+
+
+def test_the_report_says_when_forwarding_alone_leaves_no_room_for_the_target(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateproof.bench.gateway._cpus", lambda: 2)
+    # At 0.5x of 10,000/s two CPUs give 400 us a call; the load generator (0.5 s for 10,000
+    # calls: 50 us) and the worker (0.5 CPU at 10,000/s: 50 us) leave 300 us.
+    direct, naive = phase(10_000, cpu=0.5, load_cpu_s=0.5), phase(500)
+    gateway = phase(2_000, cpu=0.9, load_cpu_s=0.2)
+    slow_floor = [("bare ASGI forwarder (uvicorn)", phase(3_000, cpu=1.0))]
+    _report(_args(), direct, gateway, naive, slow_floor)
+    out = capsys.readouterr().out
+    assert "bare ASGI forwarder (uvicorn): 0.30x the direct worker" in out
+    assert "the gateway reaches 0.67x of it" in out
+    assert "400 us on 2 CPUs" in out and "leave 300 us for a gateway" in out
+    assert "forwarding alone takes 333 us, the gateway 450 us" in out
+    assert "no gateway served by uvicorn" in out
+    fast_floor = [("bare ASGI forwarder (uvicorn)", phase(4_000, cpu=1.0))]
+    _report(_args(), direct, gateway, naive, fast_floor)
+    out = capsys.readouterr().out
+    assert "forwarding alone takes 250 us" in out and "no gateway" not in out
 
 
 def test_errors_in_any_phase_miss_the_errors_target(capsys: pytest.CaptureFixture[str]) -> None:
-    ok = Figures(10_000, 0, 1.0, 1.0, 2.0)
-    floors = [("raw asyncio forwarder", Figures(9_000, 3, 1.0, 1, 2))]
-    assert not _report(
-        _args(), ok, Figures(6_000, 0, 1.0, 1, 2), Figures(1_000, 0, 1, 1, 2), 90, floors
-    )
+    floors = [("raw asyncio forwarder", phase(9_000, errors=3))]
+    assert not _report(_args(), phase(10_000), phase(6_000), phase(1_000), floors)
     assert re.search(r"errors +3 +target 0 +MISSED", capsys.readouterr().out)
