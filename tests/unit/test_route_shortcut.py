@@ -8,8 +8,10 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, Request, Response
 
+from reference.gateway.api.middleware import GatewayMiddleware
 from reference.gateway.api.shortcut import RouteShortcut
 from reference.gateway.core.errors import BadRequest
+from reference.gateway.main import create_app
 
 router = APIRouter()
 
@@ -66,6 +68,12 @@ async def test_a_gateway_error_from_the_endpoint_is_its_json_error() -> None:
     assert response.json() == {"code": "bad_request", "message": "that name is refused here"}
 
 
+def test_the_gateway_runs_the_shortcut_inside_its_middleware() -> None:
+    """Request id, header checks, metrics and the access log apply to shortcut calls too."""
+    app = create_app()
+    assert [m.cls for m in app.user_middleware] == [GatewayMiddleware, RouteShortcut]
+
+
 def test_an_endpoint_that_needs_fastapis_parameter_handling_is_refused() -> None:
     needs_params = APIRouter()
 
@@ -77,6 +85,17 @@ def test_an_endpoint_that_needs_fastapis_parameter_handling_is_refused() -> None
         RouteShortcut(Inner(), router=needs_params)
 
 
+def test_an_endpoint_whose_one_parameter_is_not_the_request_is_refused() -> None:
+    path_param_only = APIRouter()
+
+    @path_param_only.post("/functions/{name}")
+    async def by_name(name: str) -> Response:
+        return Response(name)
+
+    with pytest.raises(TypeError, match="must take the Request alone"):
+        RouteShortcut(Inner(), router=path_param_only)
+
+
 def test_an_endpoint_with_dependencies_is_refused() -> None:
     with_dependency = APIRouter(dependencies=[Depends(lambda: None)])
 
@@ -84,5 +103,5 @@ def test_an_endpoint_with_dependencies_is_refused() -> None:
     async def x(request: Request) -> Response:
         return Response()
 
-    with pytest.raises(TypeError, match="no dependencies"):
+    with pytest.raises(TypeError, match="has dependencies"):
         RouteShortcut(Inner(), router=with_dependency)

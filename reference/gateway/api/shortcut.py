@@ -48,6 +48,7 @@ class RouteShortcut:
         self.routes = [_checked(route) for route in router.routes]
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        """Match with the route's own rule, as Starlette's router would, first match wins."""
         if scope["type"] == "http":
             for route, endpoint in self.routes:
                 match, child_scope = route.matches(scope)
@@ -67,13 +68,20 @@ async def _serve(endpoint: Endpoint, scope: Scope, receive: Any, send: Any) -> N
 
 
 def _checked(route: Any) -> tuple[APIRoute, Endpoint]:
-    """Only a route whose endpoint takes just the request can skip FastAPI's handler."""
+    """Only an endpoint that takes the ``Request`` alone can skip FastAPI's request handler."""
     if not isinstance(route, APIRoute):
         raise TypeError(f"RouteShortcut serves APIRoute objects only, not {route!r}")
+    dependant = route.dependant
     parameters = list(inspect.signature(route.endpoint).parameters)
-    if len(parameters) != 1 or route.dependencies:
+    others = (
+        dependant.path_params + dependant.query_params + dependant.header_params
+        + dependant.cookie_params + dependant.body_params
+    )  # fmt: skip
+    if dependant.request_param_name is None or others or len(parameters) != 1:
         raise TypeError(
-            f"the endpoint of {route.path} must take the Request alone and have no "
-            f"dependencies to be served by RouteShortcut; it takes {parameters}"
+            f"the endpoint of {route.path} must take the Request alone to be served by "
+            f"RouteShortcut; it takes {parameters}"
         )
+    if dependant.dependencies:
+        raise TypeError(f"the endpoint of {route.path} has dependencies; RouteShortcut skips them")
     return route, route.endpoint
