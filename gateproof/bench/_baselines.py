@@ -29,9 +29,11 @@ _JSON = (b"content-type", b"application/json")
 
 
 def _listening_socket() -> socket.socket:
+    """A socket on 127.0.0.1 that accepts connections before the server is announced."""
     # IPPROTO_TCP explicitly, so asyncio sets TCP_NODELAY on accepted sockets (see serve.py).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
     return sock
 
 
@@ -46,7 +48,7 @@ def serve_naive_proxy(upstream: int) -> None:
 
     app = FastAPI()
     url = f"http://127.0.0.1:{upstream}{INVOKE_PATH}"
-    client = httpx.AsyncClient()
+    client = httpx.AsyncClient(trust_env=False)  # defaults otherwise; no proxy: 127.0.0.1 only
 
     async def proxy(request: Request) -> Response:
         answer = await client.post(url, content=await request.body())
@@ -71,6 +73,7 @@ class _Forward:
         self.url = httpx.URL(f"http://127.0.0.1:{upstream}{INVOKE_PATH}")
 
     async def __call__(self, body: bytes) -> tuple[int, bytes]:
+        """Status and body of the worker's answer; the gateway's own call, minus its logic."""
         request = httpx.Request("POST", self.url, content=body, headers=[_JSON])
         response = await self.transport.handle_async_request(request)
         return response.status_code, await response.aread()

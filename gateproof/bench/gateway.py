@@ -28,12 +28,14 @@ import asyncio
 import contextlib
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
@@ -84,7 +86,7 @@ class Figures:
     p50_ms: float
     p99_ms: float
     load_cpu_s: float = 0.0  # CPU the load generator used while measuring
-    server_cpu: float = 0.0  # mean share of one CPU the server process used
+    server_cpu_s: float = 0.0  # CPU the server process used in the same window
     peak_mb: float = 0.0  # the server process's peak resident memory
 
     @property
@@ -92,8 +94,14 @@ class Figures:
         return self.requests / self.seconds if self.seconds else 0.0
 
     @property
+    def server_cpu(self) -> float:
+        """The share of one CPU the server used: 1.0 is a saturated single-threaded server."""
+        return self.server_cpu_s / self.seconds if self.seconds else 0.0
+
+    @property
     def server_us_per_call(self) -> float:
-        return self.server_cpu / self.rate * 1e6 if self.rate else 0.0
+        """Server CPU per answered call, the unit the report's CPU budget is written in."""
+        return self.server_cpu_s / self.requests * 1e6 if self.requests else 0.0
 
     @property
     def load_us_per_call(self) -> float:
@@ -105,27 +113,27 @@ def run(args: argparse.Namespace) -> int:
 
     if args.duration <= 0 or args.connections < 1 or args.workers < 1:
         raise UsageError("--duration, --connections and --workers must be positive")
-    with contextlib.ExitStack() as stack:
-        worker = stack.enter_context(_worker())
-        direct = _phase(worker, INVOKE.format(name="function"), args)
-        through = _phase(
-            stack.enter_context(_gateway(args.workers)), INVOKE.format(name="echo"), args
-        )
-        naive = _phase(stack.enter_context(_baseline("naive-proxy", worker[0])), "/proxy", args)
-        floors = [
-            (label, _phase(stack.enter_context(_baseline(role, worker[0])), "/", args))
-            for role, label in FLOORS.items()
-        ]
+    invoke, echo = INVOKE.format(name="function"), INVOKE.format(name="echo")
+    with _worker() as worker:  # each other server runs for its own phase only
+        direct = _phase(worker, invoke, args)
+        with _gateway(args.workers) as gateway:
+            through = _phase(gateway, echo, args)
+        with _baseline("naive-proxy", worker[0]) as naive_proxy:
+            naive = _phase(naive_proxy, "/proxy", args)
+        floors = []
+        for role, label in FLOORS.items():
+            with _baseline(role, worker[0]) as forwarder:
+                floors.append((label, _phase(forwarder, "/", args)))
     ok = _report(args, direct, through, naive, floors)
     return EXIT_FAILED if args.check and not ok else EXIT_OK
 
 
 def _phase(server: tuple[int, int], path: str, args: argparse.Namespace) -> Figures:
-    """Drive the server at ``server`` (port, pid) and add its CPU and memory to the figures."""
+    """Drive the server at ``server`` (port, pid); its CPU and peak memory join the figures."""
     port, pid = server
-    with _ProcessSampler(pid) as sampler:
-        figures = _load(port, path, args)
-    return replace(figures, server_cpu=sampler.cpu_percent / 100, peak_mb=sampler.peak_mb)
+    with _RssSampler(pid) as sampler:
+        figures = _load(port, path, args, pid)
+    return replace(figures, peak_mb=sampler.peak_mb)
 
 
 def _report(
@@ -196,7 +204,8 @@ def _print_ceilings(through: Figures, direct: Figures, floors: list[tuple[str, F
             f"{name}: {_ratio(figures, direct):.2f}x the direct worker; "
             f"the gateway reaches {_ratio(through, figures):.2f}x of it"
         )
-    if not floors or not direct.rate:
+    ceiling = dict(floors).get(FLOORS["asgi-forwarder"])
+    if ceiling is None or not direct.rate:
         return
     cpus = _cpus()
     budget = cpus / (TARGET_VS_DIRECT * direct.rate) * 1e6
@@ -204,7 +213,7 @@ def _print_ceilings(through: Figures, direct: Figures, floors: list[tuple[str, F
     # per wake-up), so the room left for a gateway is estimated generously.
     load, worker = direct.load_us_per_call, direct.server_us_per_call
     left = budget - load - worker
-    forwarding = floors[0][1].server_us_per_call
+    forwarding = ceiling.server_us_per_call
     print(
         f"CPU per call at {TARGET_VS_DIRECT}x the direct rate: {budget:.0f} us on {cpus} CPUs; "
         f"the load generator ({load:.0f} us) and a worker ({worker:.0f} us) leave {left:.0f} us "
@@ -213,9 +222,10 @@ def _print_ceilings(through: Figures, direct: Figures, floors: list[tuple[str, F
     )
     if forwarding > left:
         print(
-            "note: forwarding alone needs more CPU per call than this machine has left at the "
-            "target rate, so no gateway served by uvicorn and calling workers through an httpx "
-            f"transport, in one process or several, can reach {TARGET_VS_DIRECT}x here"
+            "note: by this run's figures, forwarding alone needs more CPU per call than this "
+            "machine has left at the target rate, so no gateway served by uvicorn and calling "
+            "workers through an httpx transport, in one process or several, can reach "
+            f"{TARGET_VS_DIRECT}x here"
         )
 
 
@@ -235,7 +245,12 @@ def _ratio(candidate: Figures, baseline: Figures) -> float:
 
 
 def _child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEPROOF_")}
+    """The environment of a child: no gateway settings and no proxy (traffic stays local)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GATEPROOF_") and not k.lower().endswith("_proxy")
+    }
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     env.update(extra)
@@ -259,20 +274,40 @@ def _process(
     try:
         out = process.stdout if stream == "stdout" else process.stderr
         assert out is not None
-        port = _wait_for_port(process, out, ready)
+        port = _wait_for_port(process, _drained(out), ready)
         yield port, process.pid
     finally:
         _stop(process)
 
 
-def _wait_for_port(process: subprocess.Popen[str], out: IO[str], ready: re.Pattern[str]) -> int:
+def _drained(out: IO[str]) -> queue.Queue[str | None]:
+    """The child's lines, read by a thread to the end, so a chatty child never blocks on a pipe."""
+    lines: queue.Queue[str | None] = queue.Queue(maxsize=200)
+
+    def read() -> None:
+        for line in out:
+            with contextlib.suppress(queue.Full):  # only the first lines are ever looked at
+                lines.put_nowait(line)
+        with contextlib.suppress(queue.Full):
+            lines.put_nowait(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _wait_for_port(
+    process: subprocess.Popen[str], lines: queue.Queue[str | None], ready: re.Pattern[str]
+) -> int:
     from gateproof.cli import EnvironmentProblem
 
     deadline = time.monotonic() + _START_LIMIT_S
     seen: list[str] = []
-    while time.monotonic() < deadline and len(seen) < 200:
-        line = out.readline()
-        if not line:
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
             break
         seen.append(line.rstrip())
         match = ready.search(line)
@@ -280,7 +315,8 @@ def _wait_for_port(process: subprocess.Popen[str], out: IO[str], ready: re.Patte
             return int(match.group(1))
     tail = "\n  ".join(seen[-5:]) or "(no output)"
     raise EnvironmentProblem(
-        f"{' '.join(process.args[:4])} did not start (exit status {process.poll()}):\n  {tail}"
+        f"{' '.join(process.args[:4])} did not start within {_START_LIMIT_S:g} s "
+        f"(exit status {process.poll()}):\n  {tail}"
     )
 
 
@@ -333,23 +369,31 @@ def _baseline(role: str, upstream: int) -> contextlib.AbstractContextManager[tup
 
 
 def _wait_healthy(port: int) -> None:
+    """Wait until the gateway's pool is warm (``/health`` answers 200), or say it never was."""
     import httpx
 
+    from gateproof.cli import EnvironmentProblem
+
     deadline = time.monotonic() + _START_LIMIT_S
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
+    with httpx.Client(trust_env=False, timeout=2) as client:  # no proxy: 127.0.0.1 only
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    return
+            time.sleep(0.1)
+    raise EnvironmentProblem(
+        f"the gateway on port {port} did not report healthy within {_START_LIMIT_S:g} s; "
+        f"run `gateproof serve` to see why its workers do not start"
+    )
 
 
-def _load(port: int, path: str, args: argparse.Namespace) -> Figures:
+def _load(port: int, path: str, args: argparse.Namespace, server_pid: int) -> Figures:
     """Run the load generator in its own process and read its one JSON line."""
     from gateproof.cli import EnvironmentProblem
 
     argv = [
         sys.executable, "-m", "gateproof.bench.gateway", "load", str(port), path,
-        str(args.connections), str(args.warmup), str(args.duration),
+        str(args.connections), str(args.warmup), str(args.duration), str(server_pid),
     ]  # fmt: skip
     limit = args.warmup + args.duration + 30
     done = subprocess.run(argv, env=_child_env(), capture_output=True, text=True, timeout=limit)
@@ -358,41 +402,32 @@ def _load(port: int, path: str, args: argparse.Namespace) -> Figures:
     return Figures(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-class _ProcessSampler:
-    """Peak resident memory and mean CPU of one process, sampled in a thread while load runs."""
+class _RssSampler:
+    """Peak resident memory of one process, sampled in a thread while load runs."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak_mb = 0.0
-        self.cpu_percent = 0.0
-        self._stop = False
-        self._thread: Any = None
-
-    def __enter__(self) -> _ProcessSampler:
-        import threading
-
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _RssSampler:
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stop = True
+        self._stop.set()
         self._thread.join(5)
 
     def _sample(self) -> None:
         import psutil
 
         process = psutil.Process(self.pid)
-        with contextlib.suppress(psutil.Error):
-            process.cpu_percent()  # starts the CPU measurement
         for _ in range(100_000):  # bounded; stops with the phase
-            if self._stop:
-                with contextlib.suppress(psutil.Error):
-                    self.cpu_percent = process.cpu_percent()
-                return
             with contextlib.suppress(psutil.Error):
                 self.peak_mb = max(self.peak_mb, process.memory_info().rss / 2**20)
-            time.sleep(0.2)
+            if self._stop.wait(0.2):
+                return
 
 
 # -- child roles: the load generator and the naive proxy ----------------------
@@ -450,8 +485,15 @@ class _Connection(asyncio.Protocol):
 
 
 async def _generate(
-    port: int, path: str, connections: int, warmup: float, duration: float
+    port: int,
+    path: str,
+    connections: int,
+    warmup: float,
+    duration: float,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
+    """Drive the server; CPU (its own and ``server_pid``'s) is read over the measured window."""
+    server_cpu = _cpu_clock(server_pid)
     request = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(PAYLOAD)}\r\n\r\n"
@@ -464,10 +506,11 @@ async def _generate(
     ]
     await asyncio.sleep(warmup)
     stats["measuring"] = True
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started, server_started = time.perf_counter(), time.process_time(), server_cpu()
     await asyncio.sleep(duration)
     stats["measuring"] = False
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    server_used = server_cpu() - server_started
     stats["stop"] = True
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(5):
@@ -480,7 +523,23 @@ async def _generate(
         "p50_ms": _percentile(latencies, 0.50) * 1000,
         "p99_ms": _percentile(latencies, 0.99) * 1000,
         "load_cpu_s": cpu,
+        "server_cpu_s": server_used,
     }
+
+
+def _cpu_clock(pid: int | None) -> Callable[[], float]:
+    """A reader of the user+system CPU seconds of process ``pid`` (always 0 without one)."""
+    if pid is None:
+        return lambda: 0.0
+    import psutil
+
+    process = psutil.Process(pid)
+
+    def read() -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    return read
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -494,9 +553,11 @@ def _child_main(argv: list[str]) -> None:
     if role == "load":
         import uvloop
 
-        port, path, connections, warmup, duration = argv[1:6]
+        port, path, connections, warmup, duration, server_pid = argv[1:7]
         figures = uvloop.run(
-            _generate(int(port), path, int(connections), float(warmup), float(duration))
+            _generate(
+                int(port), path, int(connections), float(warmup), float(duration), int(server_pid)
+            )
         )
         print(json.dumps(figures))
     elif role in ROLES:

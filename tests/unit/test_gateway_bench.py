@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import re
 
+import httpx
 import pytest
 
-from gateproof.bench.gateway import Figures, _generate, _report
+from gateproof.bench._baselines import ROLES
+from gateproof.bench.gateway import PAYLOAD, Figures, _baseline, _generate, _report, _worker
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -33,11 +37,15 @@ async def _serve(status: bytes) -> tuple[asyncio.Server, int]:
 async def test_the_load_generator_counts_answers_and_latencies() -> None:
     server, port = await _serve(b"200 OK")
     async with server:
-        figures = await _generate(port, "/x", connections=4, warmup=0.05, duration=0.3)
+        figures = await _generate(
+            port, "/x", connections=4, warmup=0.05, duration=0.3, server_pid=os.getpid()
+        )
     assert figures["requests"] > 0 and figures["errors"] == 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     assert figures["seconds"] == pytest.approx(0.3, abs=0.2)
     assert 0 < figures["load_cpu_s"] <= figures["seconds"] + 0.1  # one thread: at most wall time
+    # Here the server is this very process: both clocks read the same CPU (to a clock tick).
+    assert figures["server_cpu_s"] == pytest.approx(figures["load_cpu_s"], abs=0.05)
 
 
 async def test_the_load_generator_counts_non_200_answers_as_errors() -> None:
@@ -53,7 +61,7 @@ def _args() -> argparse.Namespace:
 
 def phase(rate: int, *, errors: int = 0, cpu: float = 0.0, load_cpu_s: float = 0.0) -> Figures:
     """One second of load at ``rate``, the server using ``cpu`` of one CPU."""
-    return Figures(rate, errors, 1.0, 1.0, 2.0, load_cpu_s, cpu, peak_mb=90)
+    return Figures(rate, errors, 1.0, 1.0, 2.0, load_cpu_s, server_cpu_s=cpu, peak_mb=90)
 
 
 def test_the_report_shows_ratios_and_says_which_targets_were_missed(
@@ -100,3 +108,15 @@ def test_errors_in_any_phase_miss_the_errors_target(capsys: pytest.CaptureFixtur
     floors = [("raw asyncio forwarder", phase(9_000, errors=3))]
     assert not _report(_args(), phase(10_000), phase(6_000), phase(1_000), floors)
     assert re.search(r"errors +3 +target 0 +MISSED", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_baseline_forwards_a_call_to_the_worker_and_stops_with_it(role: str) -> None:
+    import psutil
+
+    with _worker() as (worker_port, _), _baseline(role, worker_port) as (port, pid):
+        path = "/proxy" if role == "naive-proxy" else "/"
+        with httpx.Client(trust_env=False) as client:
+            answer = client.post(f"http://127.0.0.1:{port}{path}", content=PAYLOAD)
+        assert answer.status_code == 200 and answer.json() == json.loads(PAYLOAD)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
