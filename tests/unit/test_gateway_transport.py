@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from reference.gateway.services.transport import KeepAliveTransport
+from reference.gateway.services.transport import KeepAliveTransport, _Connection
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -153,6 +153,62 @@ async def test_an_idle_connection_past_its_expiry_is_replaced() -> None:
             await asyncio.sleep(0.2)
             await client.post(url, content=b"2")
         assert len(connections) == 2
+
+
+async def test_a_body_marked_gzip_that_is_not_gzip_is_handed_over_raw() -> None:
+    async def mislabelled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b"plain, not gzip", b"Content-Encoding: gzip"))
+        await writer.drain()
+
+    async with server(mislabelled) as (url, _):
+        transport = KeepAliveTransport()
+        response = await transport.handle_async_request(httpx.Request("POST", url, content=b""))
+        assert b"".join([chunk async for chunk in response.aiter_raw()]) == b"plain, not gzip"
+        assert response.headers["content-encoding"] == "gzip"
+        await transport.aclose()
+
+
+class RecordingTransport(KeepAliveTransport):
+    """Keeps every connection it opens, to look at it after the call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened: list[_Connection] = []
+
+    async def _connect(self, origin: tuple[str, int], request: httpx.Request) -> _Connection:
+        connection = await super()._connect(origin, request)
+        self.opened.append(connection)
+        return connection
+
+
+async def test_a_connection_handed_back_after_aclose_is_closed_not_kept_idle() -> None:
+    received, go_on, hung_up = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def answer_when_told(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        received.set()
+        await go_on.wait()
+        writer.write(answer(b"late", b"Connection: keep-alive"))
+        await writer.drain()
+        if await reader.read() == b"":
+            hung_up.set()
+
+    async with server(answer_when_told) as (url, connections):
+        transport = RecordingTransport()
+        request = httpx.Request("POST", url, content=b"x")
+        call = asyncio.create_task(transport.handle_async_request(request))
+        await asyncio.wait_for(received.wait(), 5)
+        await transport.aclose()
+        go_on.set()
+        response = await asyncio.wait_for(call, 5)
+        assert response.status_code == 200 and await response.aread() == b"late"
+        [connection] = transport.opened
+        assert transport.closed and connection.closed
+        assert connection.transport is not None and connection.transport.is_closing()
+        assert not transport._idle
+        await asyncio.wait_for(hung_up.wait(), 5)
+        assert connections == [0]
 
 
 async def test_only_plain_http_is_spoken() -> None:

@@ -8,6 +8,7 @@ also checks the worker ledger: each acquired worker released or evicted once.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator, Callable
 
@@ -231,6 +232,84 @@ async def test_a_body_that_breaks_is_502_its_response_closed_and_the_worker_evic
     assert result.status_code == 502 and code_of(result) == "worker_error"
     assert body.closed
     assert backend.evicted == backend.acquired and not backend.released
+
+
+async def test_a_gzip_answer_passes_through_as_its_gzip_bytes_with_its_header() -> None:
+    compressed = gzip.compress(b'{"ok": true}')
+    headers = {"content-encoding": "gzip", "content-type": "application/json"}
+    backend = FakeBackend(lambda request: httpx.Response(200, content=compressed, headers=headers))
+    invoker, _ = make(backend)
+    result = await invoker.invoke_function("echo", b"{}")
+    assert result.success and result.payload == compressed
+    assert result.headers["content-encoding"] == "gzip"
+    assert backend.released == backend.acquired and not backend.evicted
+
+
+async def test_a_body_marked_gzip_that_is_not_gzip_passes_through_unchanged() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        stream = httpx.ByteStream(b'{"plain": 1}')  # as a network transport hands it over
+        return httpx.Response(200, stream=stream, headers={"content-encoding": "gzip"})
+
+    backend = FakeBackend(handler)
+    invoker, _ = make(backend)
+    result = await invoker.invoke_function("echo", b"{}")
+    assert result.success and result.payload == b'{"plain": 1}'
+    assert result.headers["content-encoding"] == "gzip"
+    assert backend.released == backend.acquired and not backend.evicted
+    assert invoker.breakers.get("echo").snapshot().failures == 0
+
+
+async def test_any_httpx_error_from_the_transport_is_502_and_evicts_the_worker() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.DecodingError("not gzip after all", request=request)  # not a TransportError
+
+    backend = FakeBackend(handler)
+    invoker, _ = make(backend)
+    result = await invoker.invoke_function("echo", b"{}")
+    assert result.status_code == 502 and code_of(result) == "worker_error"
+    assert backend.evicted == backend.acquired and not backend.released
+    assert invoker.breakers.get("echo").snapshot().failures == 1
+
+
+class StalledBody(httpx.AsyncByteStream):
+    """A body whose first chunk never comes, as a worker stalling after its head does."""
+
+    def __init__(self) -> None:
+        self.reading = asyncio.Event()
+        self.closed = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.reading.set()
+        await asyncio.sleep(30)
+        yield b"unreachable"
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+async def test_a_body_read_that_times_out_closes_the_response_and_evicts_once() -> None:
+    body = StalledBody()
+    backend = FakeBackend(lambda request: httpx.Response(200, stream=body))
+    invoker, _ = make(backend, timeout=0.05)
+    result = await asyncio.wait_for(invoker.invoke_function("echo", b"{}"), 5)
+    assert result.status_code == 504 and code_of(result) == "worker_timeout"
+    assert body.closed == 1
+    assert backend.evicted == backend.acquired and len(backend.evicted) == 1
+    assert not backend.released
+
+
+async def test_a_body_read_that_is_cancelled_closes_the_response_and_evicts_once() -> None:
+    body = StalledBody()
+    backend = FakeBackend(lambda request: httpx.Response(200, stream=body))
+    invoker, _ = make(backend)
+    task = asyncio.create_task(invoker.invoke_function("echo", b"{}"))
+    await asyncio.wait_for(body.reading.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert body.closed == 1
+    assert backend.evicted == backend.acquired and len(backend.evicted) == 1
+    assert not backend.released
 
 
 async def test_an_unreachable_worker_is_evicted_never_released() -> None:

@@ -9,6 +9,9 @@ connection, timeout, cancellation), exactly once.
 ``invoke_function`` never raises for a failed invocation: every outcome is an
 :class:`~reference.gateway.models.InvocationResult`, errors included (their
 payload is the gateway's JSON error body). Only cancellation propagates.
+
+The gateway is a proxy: the worker's body is passed on as its bytes, never
+decoded, with its ``Content-Encoding``; any httpx error is the worker's (502).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import logging
 import weakref
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import httpx
 
@@ -45,13 +49,21 @@ from reference.gateway.services.pool import (
 from reference.gateway.services.registry import FunctionRegistry
 from reference.gateway.services.worker_transports import WorkerTransports
 
-__all__ = ["INVOKE_PATH", "LambdaInvoker", "error_result"]
+__all__ = ["INVOKE_PATH", "LambdaInvoker", "WorkerAnswer", "error_result"]
 
 log = logging.getLogger(__name__)
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 _HEALTH_FAILURES = (WorkerError, FunctionError, WorkerTimeout)
 _PROBING_RETRY_AFTER = 1.0  # seconds: a HALF_OPEN breaker decides with its probes' answers
+
+
+class WorkerAnswer(NamedTuple):
+    """The worker's answer as it came over the wire: the body is raw, not decoded."""
+
+    status_code: int
+    headers: httpx.Headers
+    body: bytes
 
 
 def error_result(error: GatewayError) -> InvocationResult:
@@ -117,8 +129,8 @@ class LambdaInvoker:
         epoch = breaker.epoch  # read before the first await: the state this call was admitted in
         try:
             worker = await self._acquire_worker(function.name)
-            response = await self._execute_on(function, worker, payload, headers)
-            result = self._validate_response(response)
+            answer = await self._execute_on(function, worker, payload, headers)
+            result = self._validate_response(answer)
         except _HEALTH_FAILURES:
             breaker.record_failure(epoch)
             raise
@@ -149,18 +161,18 @@ class LambdaInvoker:
 
     async def _execute_on(
         self, function: FunctionEntity, worker: WorkerInfo, payload: bytes, headers: dict[str, str]
-    ) -> httpx.Response:
+    ) -> WorkerAnswer:
         """Call the worker within the function's timeout; release or evict it exactly once."""
         try:
             async with asyncio.timeout(function.timeout_seconds):
-                response = await self._execute_request(worker, payload, headers)
+                answer = await self._execute_request(worker, payload, headers)
         except TimeoutError as error:
             await self._evict(function.name, worker)
             raise WorkerTimeout(
                 f"function {function.name!r} did not answer within "
                 f"{function.timeout_seconds:g}s (timeout_seconds); its worker was replaced"
             ) from error
-        except (httpx.TransportError, OSError) as error:
+        except (httpx.RequestError, OSError) as error:
             await self._evict(function.name, worker)
             raise WorkerError(
                 f"worker of {function.name!r} could not be reached or broke the connection "
@@ -170,7 +182,7 @@ class LambdaInvoker:
             await asyncio.shield(self._evict(function.name, worker))
             raise
         await self._release(function.name, worker)
-        return response
+        return answer
 
     async def _release(self, name: str, worker: WorkerInfo) -> None:
         """Return the worker; a pool that refuses it (drained at shutdown) costs no answer."""
@@ -188,17 +200,19 @@ class LambdaInvoker:
 
     async def _execute_request(
         self, worker: WorkerInfo, payload: bytes, headers: dict[str, str]
-    ) -> httpx.Response:
-        """POST to the worker's transport directly, the whole body read (see worker_transports)."""
+    ) -> WorkerAnswer:
+        """POST to the worker's transport directly (see worker_transports), the body read raw.
+
+        The response is closed on every path, so a failed or cancelled read frees its connection.
+        """
         transport = self.transports.for_worker(worker)
         request = httpx.Request("POST", self._invoke_url(worker), content=payload, headers=headers)
         response = await transport.handle_async_request(request)
         try:
-            await response.aread()  # closes the response once read
-        except BaseException:
+            body = await _read_raw(response)
+        finally:
             await response.aclose()
-            raise
-        return response
+        return WorkerAnswer(response.status_code, response.headers, body)
 
     def _invoke_url(self, worker: WorkerInfo) -> httpx.URL:
         """The worker's invoke URL, parsed once per worker (URL parsing is costly in httpx)."""
@@ -207,15 +221,28 @@ class LambdaInvoker:
             url = self._urls[worker] = httpx.URL(worker.url + INVOKE_PATH)
         return url
 
-    def _validate_response(self, response: httpx.Response) -> InvocationResult:
+    def _validate_response(self, answer: WorkerAnswer) -> InvocationResult:
         """A success, or the error the worker's answer means (5xx, function error)."""
-        status, body = response.status_code, response.content
+        status, body = answer.status_code, answer.body
         if status >= 500:
             raise WorkerError(f"the worker answered {status}; see the function's logs")
-        function_error = response.headers.get("x-amz-function-error")
+        function_error = answer.headers.get("x-amz-function-error")
         if function_error is not None or _is_error_body(body):
             raise FunctionError.from_payload(body, function_error or "Unhandled")
-        return InvocationResult(True, status, body, strip_hop_by_hop(response.headers.items()))
+        return InvocationResult(True, status, body, strip_hop_by_hop(answer.headers.items()))
+
+
+async def _read_raw(response: httpx.Response) -> bytes:
+    """The body's bytes as the worker sent them: a proxy must not undo Content-Encoding.
+
+    This is ``aiter_raw`` without its guard: an in-memory response (``httpx.Response(content=)``,
+    as ``MockTransport`` handlers build) is read, decoded, at construction, yet its stream still
+    holds the raw bytes, which ``aiter_raw`` would refuse to give.
+    """
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):
+        raise TypeError(f"{type(stream).__name__} is not an async byte stream")
+    return b"".join([chunk async for chunk in stream])
 
 
 def _is_error_body(body: bytes) -> bool:

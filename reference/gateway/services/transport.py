@@ -21,7 +21,8 @@ gateway slower than the workers behind it. Workers speak plain HTTP/1.1 on
 Errors are httpx's own (``ConnectError``, ``ReadError``,
 ``RemoteProtocolError``), so the invoker cannot tell this transport from
 the default one. Plain ``http://`` only; bodies are read whole (the gateway
-caps them at 6 MB). The invoker calls it directly, without a client::
+caps them at 6 MB) and left encoded as sent, for the caller to pass on or
+decode. The invoker calls it directly, without a client::
 
     response = await transport.handle_async_request(httpx.Request("POST", url, content=body))
 """
@@ -150,9 +151,8 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         except BaseException:
             connection.close()  # half-used: never reuse it (cancellation included)
             raise
-        response = httpx.Response(
-            connection.status, headers=connection.headers, content=b"".join(connection.body)
-        )
+        body = httpx.ByteStream(b"".join(connection.body))  # content= decodes, or raises, at once
+        response = httpx.Response(connection.status, headers=connection.headers, stream=body)
         self._checkin(origin, connection)
         return response
 
