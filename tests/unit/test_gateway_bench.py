@@ -82,26 +82,28 @@ def test_the_report_gives_each_servers_cpu_per_call(capsys: pytest.CaptureFixtur
     assert re.search(r"gateway \(8 warm workers\) +2000 .* 90% +450\n", out)
 
 
-def test_the_report_says_when_forwarding_alone_leaves_no_room_for_the_target(
+def test_the_report_says_how_much_cpu_is_left_for_the_gateways_own_work(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("gateproof.bench.gateway._cpus", lambda: 2)
     # At 0.5x of 10,000/s two CPUs give 400 us a call; the load generator (0.5 s for 10,000
-    # calls: 50 us) and the worker (0.5 CPU at 10,000/s: 50 us) leave 300 us.
+    # calls: 50 us) and the worker (0.5 CPU at 10,000/s: 50 us) leave 300 us, and forwarding
+    # alone (1 CPU at 4,000/s: 250 us) leaves 50 us for what the gateway adds (450 - 250).
     direct, naive = phase(10_000, cpu=0.5, load_cpu_s=0.5), phase(500)
     gateway = phase(2_000, cpu=0.9, load_cpu_s=0.2)
-    slow_floor = [("bare ASGI forwarder (uvicorn)", phase(3_000, cpu=1.0))]
-    _report(_args(), direct, gateway, naive, slow_floor)
+    floors = [("bare ASGI forwarder (uvicorn)", phase(4_000, cpu=1.0))]
+    _report(_args(), direct, gateway, naive, floors)
     out = capsys.readouterr().out
-    assert "bare ASGI forwarder (uvicorn): 0.30x the direct worker" in out
-    assert "the gateway reaches 0.67x of it" in out
+    assert "bare ASGI forwarder (uvicorn): 0.40x the direct worker" in out
+    assert "the gateway reaches 0.50x of it" in out
     assert "400 us on 2 CPUs" in out and "leave 300 us for a gateway" in out
-    assert "forwarding alone takes 333 us, the gateway 450 us" in out
-    assert "no gateway served by uvicorn" in out
-    fast_floor = [("bare ASGI forwarder (uvicorn)", phase(4_000, cpu=1.0))]
-    _report(_args(), direct, gateway, naive, fast_floor)
+    assert "forwarding alone takes 250 us of it, leaving 50 us" in out
+    assert "which takes 200 us" in out
+    assert "would have to fit in 50 us" in out and "it takes 4 times that" in out
+    lean = phase(2_000, cpu=0.55, load_cpu_s=0.2)  # 275 us: 25 us of its own work
+    _report(_args(), direct, lean, naive, floors)
     out = capsys.readouterr().out
-    assert "forwarding alone takes 250 us" in out and "no gateway" not in out
+    assert "which takes 25 us" in out and "would have to fit" not in out
 
 
 def test_errors_in_any_phase_miss_the_errors_target(capsys: pytest.CaptureFixture[str]) -> None:
