@@ -222,11 +222,17 @@ def _print_ceilings(through: Figures, direct: Figures, floors: list[tuple[str, F
         f"for the gateway's own work (pool, breaker, timeout, request id, header checks, "
         f"metrics, access log), which takes {own:.0f} us"
     )
-    if own > room:
+    if room <= 0:
+        print(
+            "note: by this run's figures forwarding alone already takes more CPU per call than "
+            f"this machine leaves a gateway at {TARGET_VS_DIRECT}x the direct rate: there is no "
+            "room for the gateway's own work, in one process or several"
+        )
+    elif own > room:
         print(
             f"note: to reach {TARGET_VS_DIRECT}x the direct worker on this machine the gateway's "
-            f"own work would have to fit in {max(room, 0):.0f} us of CPU per call, in one process "
-            f"or several; by this run's figures it takes {own / max(room, 1):.0f} times that"
+            f"own work would have to fit in {room:.0f} us of CPU per call, in one process or "
+            f"several; by this run's figures it takes {own / room:.1f} times that"
         )
 
 

@@ -99,11 +99,15 @@ def test_the_report_says_how_much_cpu_is_left_for_the_gateways_own_work(
     assert "400 us on 2 CPUs" in out and "leave 300 us for a gateway" in out
     assert "forwarding alone takes 250 us of it, leaving 50 us" in out
     assert "which takes 200 us" in out
-    assert "would have to fit in 50 us" in out and "it takes 4 times that" in out
+    assert "would have to fit in 50 us" in out and "it takes 4.0 times that" in out
     lean = phase(2_000, cpu=0.55, load_cpu_s=0.2)  # 275 us: 25 us of its own work
     _report(_args(), direct, lean, naive, floors)
     out = capsys.readouterr().out
     assert "which takes 25 us" in out and "would have to fit" not in out
+    slow_floor = [("bare ASGI forwarder (uvicorn)", phase(3_000, cpu=1.0))]  # 333 us > 300 us
+    _report(_args(), direct, gateway, naive, slow_floor)
+    out = capsys.readouterr().out
+    assert "leaving -33 us" in out and "no room for the gateway's own work" in out
 
 
 def test_errors_in_any_phase_miss_the_errors_target(capsys: pytest.CaptureFixture[str]) -> None:
