@@ -53,6 +53,17 @@ def answer(body: bytes, *extra: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), headers, body)
 
 
+def answer_once(body: bytes, *extra: bytes) -> Handler:
+    """A worker that answers one request with ``body`` and ``extra`` headers."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(body, *extra))
+        await writer.drain()
+
+    return handler
+
+
 async def echo_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     for _ in range(100):
         body = await read_request(reader)
@@ -80,12 +91,7 @@ async def test_concurrent_calls_never_share_a_connection() -> None:
 
 
 async def test_a_connection_close_answer_is_not_reused() -> None:
-    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(answer(b"ok", b"Connection: close"))
-        await writer.drain()
-
-    async with server(once) as (url, connections):
+    async with server(answer_once(b"ok", b"Connection: close")) as (url, connections):
         async with httpx.AsyncClient(transport=KeepAliveTransport()) as client:
             for _ in range(3):
                 assert (await client.post(url, content=b"")).content == b"ok"
@@ -156,11 +162,7 @@ async def test_an_idle_connection_past_its_expiry_is_replaced() -> None:
 
 
 async def test_a_body_marked_gzip_that_is_not_gzip_is_handed_over_raw() -> None:
-    async def mislabelled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(answer(b"plain, not gzip", b"Content-Encoding: gzip"))
-        await writer.drain()
-
+    mislabelled = answer_once(b"plain, not gzip", b"Content-Encoding: gzip")
     async with server(mislabelled) as (url, _):
         transport = KeepAliveTransport()
         response = await transport.handle_async_request(httpx.Request("POST", url, content=b""))
