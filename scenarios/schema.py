@@ -68,6 +68,17 @@ def _resolve(path: str, info: ValidationInfo) -> str:
     return str(resolved)
 
 
+class _DataFile(_Strict):
+    """A part read from a data file named relative to the scenario file."""
+
+    file: str
+
+    @field_validator("file")
+    @classmethod
+    def _exists(cls, value: str, info: ValidationInfo) -> str:
+        return _resolve(value, info)
+
+
 # -- distributions -----------------------------------------------------------
 
 
@@ -131,16 +142,10 @@ class Gamma(_Strict):
         return self.shape * self.scale
 
 
-class Empirical(_Strict):
+class Empirical(_DataFile):
     """Samples drawn with replacement from a file: one number (seconds) per line."""
 
     kind: Literal["empirical"]
-    file: str
-
-    @field_validator("file")
-    @classmethod
-    def _exists(cls, value: str, info: ValidationInfo) -> str:
-        return _resolve(value, info)
 
     def samples(self) -> list[float]:
         return _read_numbers(self.file)
@@ -223,16 +228,10 @@ class Spikes(_Strict):
         return ordered
 
 
-class Trace(_Strict):
+class Trace(_DataFile):
     """Replayed arrivals: one timestamp (seconds from the start) per line, ascending."""
 
     kind: Literal["trace"]
-    file: str
-
-    @field_validator("file")
-    @classmethod
-    def _exists(cls, value: str, info: ValidationInfo) -> str:
-        return _resolve(value, info)
 
     def timestamps(self) -> list[float]:
         values = _read_numbers(self.file)

@@ -10,11 +10,13 @@ a worker, the same wait within a millisecond.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from scenarios.loading import parse_scenario
-from sim.conformance import first_difference, replay_on_pool
+from scenarios.schema import Scenario
+from sim.conformance import PoolReplay, first_difference, replay_on_pool
 from sim.model import Trace, run_replication
 from sim.virtual_loop import VirtualTimeLoop
 
@@ -51,17 +53,22 @@ SCENARIO = {
 }
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_model_and_real_pool_agree_on_every_request(seed: int) -> None:
-    scenario = parse_scenario(SCENARIO)
+def replay_agrees(scenario: Scenario, seed: int) -> tuple[dict[str, Any], PoolReplay]:
+    """Run the model, replay its trace on the real pool, and check they agree on every request."""
     trace = Trace()
     result = run_replication(scenario, seed, trace=trace)["functions"]["f"]
     replay = replay_on_pool(scenario, "f", trace)
-
     difference = first_difference(trace, "f", replay)
     assert difference is None, f"first differing request: {difference}"
     assert replay.provisions == result["provisions"]
     assert replay.pruned == result["pruned"]
+    return result, replay
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_model_and_real_pool_agree_on_every_request(seed: int) -> None:
+    scenario = parse_scenario(SCENARIO)
+    result, _ = replay_agrees(scenario, seed)
     # the scenario exercises every rule it claims to
     assert result["timeouts"] > 0
     assert result["cold_starts"] > 0
@@ -121,14 +128,7 @@ def test_model_and_real_pool_agree_when_calls_run_past_timeout_seconds(seed: int
     """
     spec = {**SCENARIO["functions"]["f"], "timeout_seconds": 0.5}  # about 19% of the calls
     scenario = parse_scenario({**SCENARIO, "functions": {"f": spec}})
-    trace = Trace()
-    result = run_replication(scenario, seed, trace=trace)["functions"]["f"]
-    replay = replay_on_pool(scenario, "f", trace)
-
-    difference = first_difference(trace, "f", replay)
-    assert difference is None, f"first differing request: {difference}"
-    assert replay.provisions == result["provisions"]
-    assert replay.pruned == result["pruned"]
+    result, replay = replay_agrees(scenario, seed)
     assert result["worker_timeouts"] > 0
     cut = sum(1 for outcome in replay.outcomes if outcome.outcome == "worker_timeout")
     assert cut == result["worker_timeouts"]  # no warm-up: every request is counted

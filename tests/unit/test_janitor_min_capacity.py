@@ -22,18 +22,24 @@ async def wait_for(condition: Callable[[], bool]) -> None:
     raise AssertionError("the condition never held")
 
 
+async def run_janitor_until_full(backend: InProcessBackend) -> Janitor:
+    """Run a fast janitor until the echo pool is back at its two warm workers, then stop it."""
+    janitor = Janitor(backend, interval=0.01)
+    janitor.start()
+    try:
+        await wait_for(lambda: backend.pools.stats()["echo"].total == 2)
+    finally:
+        await janitor.aclose()
+    return janitor
+
+
 async def test_an_evicted_warm_worker_is_replaced_by_the_janitor() -> None:
     async with InProcessBackend(WARM) as backend:
         assert backend.pools.stats()["echo"].total == 2
         worker = await backend.acquire_worker("echo")
         await backend.evict_worker("echo", worker)
         assert backend.pools.stats()["echo"].total == 1
-        janitor = Janitor(backend, interval=0.01)
-        janitor.start()
-        try:
-            await wait_for(lambda: backend.pools.stats()["echo"].total == 2)
-        finally:
-            await janitor.aclose()
+        janitor = await run_janitor_until_full(backend)
         assert janitor.top_ups >= 1 and backend.pools.stats()["echo"].total == 2
 
 
@@ -49,10 +55,5 @@ async def test_a_failed_top_up_is_logged_and_retried(caplog: pytest.LogCaptureFi
         warming = False
         for worker in [await backend.acquire_worker("echo") for _ in range(2)]:
             await backend.evict_worker("echo", worker)
-        janitor = Janitor(backend, interval=0.01)
-        janitor.start()
-        try:
-            await wait_for(lambda: backend.pools.stats()["echo"].total == 2)
-        finally:
-            await janitor.aclose()
+        await run_janitor_until_full(backend)
     assert any("restoring min_capacity failed" in r.getMessage() for r in caplog.records)
