@@ -24,7 +24,8 @@ from typing import Any
 
 import httpx
 
-INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"  # the runtime worker's, as in RIE
+
 _JSON = (b"content-type", b"application/json")
 
 
