@@ -400,7 +400,8 @@ def run_replication(
     """Simulate the scenario once; returns plain data (picklable, JSON-able).
 
     Each function draws from its own child of ``seed``, so adding a function
-    does not change the random numbers of the others. Pass a :class:`Trace` to
+    does not change the random numbers of the others; ``seed`` is not mutated,
+    so the same SeedSequence always gives the same run. Pass a :class:`Trace` to
     get one record per request and every cold start (memory then grows with the run).
     """
     seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -409,7 +410,14 @@ def run_replication(
     bucket = max(1.0, math.ceil(duration / MAX_SERIES_POINTS))
     count = math.ceil(duration / bucket)
     names = sorted(scenario.functions)
-    children = seeds.spawn(len(names))
+    # what ``seeds.spawn`` gives on a fresh sequence, without mutating the caller's
+    # (a reused SeedSequence must give the same streams, in-process as in a pool)
+    children = [
+        np.random.SeedSequence(
+            seeds.entropy, spawn_key=(*seeds.spawn_key, i), pool_size=seeds.pool_size
+        )
+        for i in range(len(names))
+    ]
     models = {
         name: _FunctionModel(
             env, name, scenario.functions[name], scenario, child, bucket, count, trace

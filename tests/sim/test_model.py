@@ -182,3 +182,13 @@ def test_the_summary_table_shows_worker_timeouts_only_when_there_are_some() -> N
     without = format_summary(summarise(fast, 1, [run_replication(fast, 1)]))
     assert "worker timeout %" in with_timeouts.splitlines()[1]
     assert "worker timeout %" not in without and "timeout %" in without
+
+
+def test_a_replication_leaves_its_seed_sequence_as_it_was() -> None:
+    scenario = load_scenario(SCENARIOS / "steady.yaml", ["duration=30", "warmup=0"])
+    seed = np.random.SeedSequence(7).spawn(1)[0]
+    first = run_replication(scenario, seed)
+    second = run_replication(scenario, seed)
+    assert seed.n_children_spawned == 0
+    assert first["functions"] == second["functions"]
+    assert first["series"] == second["series"]

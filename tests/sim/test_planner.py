@@ -34,3 +34,14 @@ def test_a_cold_start_limit_is_met_by_keeping_workers_warm() -> None:
     assert min(p.min_capacity for p in passing) == plan.min_capacity
     assert all(p.metrics["cold_start_rate"].mean <= 0.0003 for p in passing)
     assert all(not p.met for p in plan.min_points if p.min_capacity < plan.min_capacity)
+
+
+def test_every_size_gets_the_same_streams_in_process_and_in_a_process_pool() -> None:
+    scenario = load_scenario(SCENARIOS / "steady.yaml", ["duration=30", "warmup=0"])
+    in_process = plan_capacity(scenario, sizes=[6, 7], replications=2, workers=1)
+    pooled = plan_capacity(scenario, sizes=[6, 7], replications=2, workers=2)
+    for name, plan in in_process.items():
+        assert [p.metrics for p in plan.points] == [p.metrics for p in pooled[name].points]
+        # common random numbers: both sizes see the same arrivals
+        arrivals = {p.metrics["arrivals"].mean for p in plan.points}
+        assert len(arrivals) == 1
