@@ -23,7 +23,7 @@ import numpy as np
 from scenarios.schema import SLO, Constant, Scenario, Trace
 from sim.distributions import rate_segments
 from sim.replications import run_jobs
-from sim.results import Estimate, summarise
+from sim.results import Estimate, function_slo, slo_checks, summarise
 
 __all__ = ["FunctionPlan", "PlanPoint", "offered_load", "plan_capacity"]
 
@@ -101,7 +101,6 @@ def _only(scenario: Scenario, function: str, max_capacity: int, min_capacity: in
             "functions": {function: spec.model_copy(update={"scaling": scaling})},
             "workload": {k: v for k, v in scenario.workload.items() if k == function},
             "faults": [f for f in scenario.faults if f.function in (None, function)],
-            "slo": scenario.slo,
         }
     )
 
@@ -113,22 +112,13 @@ def _warm(scenario: Scenario, function: str, size: int) -> int:
     return min(scaling.min_capacity, size)
 
 
-def _meets(slo: SLO, metrics: dict[str, Estimate], *, cold_starts: bool) -> bool:
-    limits = {
-        "latency_p50": slo.p50,
-        "latency_p95": slo.p95,
-        "latency_p99": slo.p99,
-        "error_rate": slo.error_rate,
-        "timeout_rate": slo.timeout_rate,
-        "cold_start_rate": slo.cold_start_rate if cold_starts else None,
-    }
-    for metric, limit in limits.items():
-        if limit is None:
-            continue
-        value = metrics[metric].mean
-        if math.isnan(value) or value > limit:
-            return False
-    return True
+def _meets(function: str, slo: SLO, metrics: dict[str, Estimate], *, cold_starts: bool) -> bool:
+    """Whether every limit holds; the cold-start limit only when ``cold_starts``."""
+    return all(
+        check.ok
+        for check in slo_checks(function, slo, metrics)
+        if cold_starts or check.metric != "cold_start_rate"
+    )
 
 
 class _Evaluator:
@@ -148,7 +138,8 @@ class _Evaluator:
         for index, (mx, mn) in enumerate(sizes):
             chunk = runs[index * self.replications : (index + 1) * self.replications]
             metrics = summarise(scenarios[index], self.seed, chunk).functions[function]
-            points.append(PlanPoint(mx, mn, metrics, _meets(slo, metrics, cold_starts=cold)))
+            met = _meets(function, slo, metrics, cold_starts=cold)
+            points.append(PlanPoint(mx, mn, metrics, met))
         return points
 
 
@@ -172,7 +163,7 @@ def plan_capacity(
     plans = {}
     for function in sorted(scenario.functions):
         spec = scenario.functions[function]
-        slo = spec.slo or scenario.slo
+        slo = function_slo(scenario, function)
         load = offered_load(scenario, function)
         plan = FunctionPlan(function, load, slo)
         grid = sorted(set(sizes)) if sizes else default_sizes(load)
@@ -205,7 +196,7 @@ def _plan_min(evaluate: _Evaluator, plan: FunctionPlan, spec: Any, slo: SLO) -> 
     if slo.cold_start_rate is None or cold_free:
         plan.min_capacity = chosen.min_capacity
         return
-    if _meets(slo, chosen.metrics, cold_starts=True):
+    if _meets(plan.function, slo, chosen.metrics, cold_starts=True):
         low, high = -1, chosen.min_capacity  # high passes; look for fewer warm workers
     else:
         low, high = chosen.min_capacity, size + 1  # size + 1: not found yet

@@ -14,9 +14,18 @@ from typing import Any
 
 from scipy import stats
 
-from scenarios.schema import Scenario
+from scenarios.schema import SLO, Scenario
 
-__all__ = ["Estimate", "SimResult", "SloCheck", "confidence_interval", "summarise"]
+__all__ = [
+    "Estimate",
+    "SimResult",
+    "SloCheck",
+    "check_slo",
+    "confidence_interval",
+    "function_slo",
+    "slo_checks",
+    "summarise",
+]
 
 # metric name in the results -> SLO field that limits it
 _SLO_METRICS = {
@@ -118,15 +127,26 @@ def _estimates(rows: list[dict[str, Any]]) -> dict[str, Estimate]:
     return {key: confidence_interval([float(row[key]) for row in rows]) for key in rows[0]}
 
 
+def function_slo(scenario: Scenario, name: str) -> SLO:
+    """The SLO a function must meet: its own, else the scenario's."""
+    return scenario.functions[name].slo or scenario.slo
+
+
+def slo_checks(name: str, slo: SLO, metrics: dict[str, Estimate]) -> list[SloCheck]:
+    """One check per limit that ``slo`` sets, on the mean over replications."""
+    checks = []
+    for metric, field in _SLO_METRICS.items():
+        limit = getattr(slo, field)
+        if limit is not None:
+            checks.append(SloCheck(name, metric, limit, metrics[metric].mean))
+    return checks
+
+
 def check_slo(scenario: Scenario, functions: dict[str, dict[str, Estimate]]) -> list[SloCheck]:
     """One check per function and limit, on the mean over replications."""
     checks = []
     for name, metrics in functions.items():
-        slo = scenario.functions[name].slo or scenario.slo
-        for metric, field in _SLO_METRICS.items():
-            limit = getattr(slo, field)
-            if limit is not None:
-                checks.append(SloCheck(name, metric, limit, metrics[metric].mean))
+        checks += slo_checks(name, function_slo(scenario, name), metrics)
     return checks
 
 
