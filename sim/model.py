@@ -54,6 +54,25 @@ _COUNTERS = (
 )
 _ARRIVALS, _SERVED, _ERRORS, _TIMEOUTS, _REJECTIONS, _COLD, _WORKER_TIMEOUTS = range(7)
 
+# the counts of a function's summary (and of the overall one), in this order
+_COUNTS = (
+    "arrivals",
+    "served",
+    "errors",
+    "timeouts",
+    "worker_timeouts",
+    "rejections",
+    "cold_starts",
+)
+# count -> its rate, a fraction of the arrivals
+_RATES = {
+    "errors": "error_rate",
+    "timeouts": "timeout_rate",
+    "worker_timeouts": "worker_timeout_rate",
+    "rejections": "rejection_rate",
+    "cold_starts": "cold_start_rate",
+}
+
 
 @dataclass(slots=True)
 class TraceRecord:
@@ -136,8 +155,8 @@ class _Request:
         now = fn.env.now
         failed = False
         if fn.may_fail:
-            failed = fn.uniform() < fn.error_probability(now)
-            if fn.crash_faults and fn.uniform() < fn.crash_probability(now):
+            failed = fn.uniform() < _fault_rate(fn.error_faults, now, fn.error_rate)
+            if fn.crash_faults and fn.uniform() < _fault_rate(fn.crash_faults, now, 0.0):
                 fn.pool.evict(self.worker)
                 failed = True
             else:
@@ -313,18 +332,6 @@ class _FunctionModel:
         if t is not None:
             env.timeout(t - now).callbacks.append(self._arrive)
 
-    def error_probability(self, now: float) -> float:
-        for fault in self.error_faults:
-            if fault.start <= now < fault.end:
-                return fault.rate
-        return self.error_rate
-
-    def crash_probability(self, now: float) -> float:
-        for fault in self.crash_faults:
-            if fault.start <= now < fault.end:
-                return fault.rate
-        return 0.0
-
     def extra_latency(self, now: float) -> float:
         return sum(draw() for start, end, draw in self.latency_faults if start <= now < end)
 
@@ -343,25 +350,15 @@ class _FunctionModel:
 
     def summary(self, measured: float) -> dict[str, Any]:
         self.wait_hist.record_zeros(self.zero_waits)
-        arrivals = self.arrivals or 1
         granted = self.wait_hist.count
         capacity = self.pool.config.max_capacity
+        counts = {key: getattr(self, key) for key in _COUNTS}
         return {
-            "arrivals": self.arrivals,
-            "served": self.served,
-            "errors": self.errors,
-            "timeouts": self.timeouts,
-            "worker_timeouts": self.worker_timeouts,
-            "rejections": self.rejections,
-            "cold_starts": self.cold_starts,
+            **counts,
             "provisions": self.pool.provisions,
             "pruned": self.pool.pruned,
             "throughput": self.served / measured,
-            "error_rate": self.errors / arrivals,
-            "timeout_rate": self.timeouts / arrivals,
-            "worker_timeout_rate": self.worker_timeouts / arrivals,
-            "rejection_rate": self.rejections / arrivals,
-            "cold_start_rate": self.cold_starts / arrivals,
+            **_rates(counts),
             "wait_probability": (granted - self.zero_waits) / granted if granted else math.nan,
             "utilisation": self.busy_time / (capacity * measured),
             "mean_workers": self.pool.mean_workers(),
@@ -370,6 +367,16 @@ class _FunctionModel:
             **_histogram_stats("latency", self.latency_hist),
             **_histogram_stats("wait", self.wait_hist),
         }
+
+
+def _fault_rate(
+    faults: list[ErrorFault] | list[WorkerCrashFault], now: float, default: float
+) -> float:
+    """The rate of the first fault whose window holds ``now``, else ``default``."""
+    for fault in faults:
+        if fault.start <= now < fault.end:
+            return fault.rate
+    return default
 
 
 def _logged(draw: Callable[[], float], log: list[float]) -> Callable[[], float]:
@@ -464,26 +471,22 @@ def _overall(
     def total(key: str) -> float:
         return sum(f[key] for f in functions.values())
 
-    arrivals = total("arrivals") or 1
+    counts = {key: total(key) for key in _COUNTS}
     return {
-        "arrivals": total("arrivals"),
-        "served": total("served"),
-        "errors": total("errors"),
-        "timeouts": total("timeouts"),
-        "worker_timeouts": total("worker_timeouts"),
-        "rejections": total("rejections"),
-        "cold_starts": total("cold_starts"),
+        **counts,
         "throughput": total("throughput"),
-        "error_rate": total("errors") / arrivals,
-        "timeout_rate": total("timeouts") / arrivals,
-        "worker_timeout_rate": total("worker_timeouts") / arrivals,
-        "rejection_rate": total("rejections") / arrivals,
-        "cold_start_rate": total("cold_starts") / arrivals,
+        **_rates(counts),
         "mean_workers": total("mean_workers"),
         "peak_workers": total("peak_workers"),
         **_histogram_stats("latency", latency),
         **_histogram_stats("wait", wait),
     }
+
+
+def _rates(counts: dict[str, Any]) -> dict[str, float]:
+    """Each count in ``_RATES`` as a fraction of the arrivals (0 when there are none)."""
+    arrivals = counts["arrivals"] or 1
+    return {rate: counts[key] / arrivals for key, rate in _RATES.items()}
 
 
 def _series_dict(series: _Series) -> dict[str, list[float]]:
