@@ -75,26 +75,23 @@ async def _replay(scenario: Scenario, function: str, trace: Trace) -> PoolReplay
 
     pool: ContainerPool[_Worker] = ContainerPool(function, config, provision)
     pool.adopt(_Worker(-n) for n in range(1, config.min_capacity + 1))
-    outcomes: list[Outcome | None] = [None] * len(requests)
 
-    async def call(index: int) -> None:
+    async def call(index: int) -> Outcome:
         record = requests[index]
         start = loop.time()
         try:
             worker = await pool.acquire()
         except AcquireTimeoutError:
-            outcomes[index] = Outcome(index, record.arrival, "timeout", None)
-            return
+            return Outcome(index, record.arrival, "timeout", None)
         wait = loop.time() - start
-        outcomes[index] = Outcome(index, record.arrival, "served", wait)
         try:
             async with asyncio.timeout(time_limit):
                 await asyncio.sleep(record.service or 0.0)  # None: the model timed it out
         except TimeoutError:
             pool.evict(worker)
-            outcomes[index] = Outcome(index, record.arrival, "worker_timeout", wait)
-            return
+            return Outcome(index, record.arrival, "worker_timeout", wait)
         pool.release(worker)
+        return Outcome(index, record.arrival, "served", wait)
 
     async def janitor() -> None:
         interval = scenario.janitor_interval
@@ -103,13 +100,14 @@ async def _replay(scenario: Scenario, function: str, trace: Trace) -> PoolReplay
             counter["pruned"] += len(pool.prune_idle())
             await pool.ensure_min()  # as the gateway's janitor: top up, then sleep again
 
-    tasks = [loop.create_task(janitor())]
+    sweeper = loop.create_task(janitor())
+    calls = []
     for index, record in enumerate(requests):
         await asyncio.sleep(record.arrival - loop.time())
-        tasks.append(loop.create_task(call(index)))
-    await asyncio.gather(*tasks)
-    done = [outcome for outcome in outcomes if outcome is not None]
-    return PoolReplay(done, counter["provisions"], counter["pruned"])
+        calls.append(loop.create_task(call(index)))
+    outcomes = await asyncio.gather(*calls)
+    await sweeper
+    return PoolReplay(outcomes, counter["provisions"], counter["pruned"])
 
 
 def first_difference(

@@ -82,7 +82,6 @@ class TraceRecord:
     arrival: float
     outcome: str = "pending"  # served, error, worker_timeout, timeout, rejected, provision_error
     wait: float | None = None
-    worker: int | None = None
     service: float | None = None  # as drawn: a worker timeout cut it at timeout_seconds
 
 
@@ -132,7 +131,6 @@ class _Request:
             service += fn.extra_latency(now)
         if self.record is not None:
             self.record.wait = now - self.arrival
-            self.record.worker = worker
             self.record.service = service
         done = self.finish
         if service > fn.worker_timeout:  # the invoker gives up on the call at its timeout
@@ -452,16 +450,11 @@ def run_replication(
     return {
         "functions": functions,
         "overall": overall,
-        "histograms": {
-            name: {"latency": m.latency_hist.encode(), "wait": m.wait_hist.encode()}
-            for name, m in models.items()
-        },
         "series": {
             "bucket_seconds": bucket,
             "functions": {name: _series_dict(model.series) for name, model in models.items()},
         },
         "transitions": {name: model.transitions for name, model in models.items()},
-        "end_time": env.now,
     }
 
 
