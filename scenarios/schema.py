@@ -9,6 +9,7 @@ is an error instead of a silently ignored setting. Times are in seconds.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from pathlib import Path
@@ -148,15 +149,22 @@ class Empirical(_DataFile):
     kind: Literal["empirical"]
 
     def samples(self) -> list[float]:
-        return _read_numbers(self.file)
+        return list(_read_numbers(self.file))
 
     @property
     def mean(self) -> float:
-        values = self.samples()
+        values = _read_numbers(self.file)
         return sum(values) / len(values)
 
 
-def _read_numbers(path: str) -> list[float]:
+def _read_numbers(path: str) -> tuple[float, ...]:
+    """The numbers in a data file, parsed once per file version (every replication asks)."""
+    stat = Path(path).stat()
+    return _parse_numbers(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_numbers(path: str, _mtime_ns: int, _size: int) -> tuple[float, ...]:
     values: list[float] = []
     for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
         text = line.split("#", 1)[0].strip()
@@ -168,7 +176,7 @@ def _read_numbers(path: str) -> list[float]:
             raise ValueError(f"{path}:{number}: {text!r} is not a number") from None
     if not values:
         raise ValueError(f"{path}: no numbers found; put one value (seconds) per line")
-    return values
+    return tuple(values)
 
 
 Distribution = Annotated[
@@ -237,7 +245,7 @@ class Trace(_DataFile):
         values = _read_numbers(self.file)
         if any(b < a for a, b in itertools.pairwise(values)):
             raise ValueError(f"{self.file}: timestamps must be ascending")
-        return values
+        return list(values)
 
 
 Arrivals = Annotated[Poisson | Steps | Spikes | Trace, Field(discriminator="kind")]

@@ -173,3 +173,23 @@ def test_a_function_times_out_as_the_gateway_does_unless_the_scenario_says() -> 
     assert parse_scenario(minimal(functions={"f": spec})).functions["f"].timeout_seconds == 2.5
     with pytest.raises(ScenarioError, match="timeout_seconds"):
         parse_scenario(minimal(functions={"f": {**spec, "timeout_seconds": 0}}))
+
+
+def test_a_data_file_is_parsed_once_until_it_changes(tmp_path: Path) -> None:
+    import os
+
+    from scenarios.schema import _parse_numbers
+
+    data = tmp_path / "times.txt"
+    data.write_text("0.1\n0.3\n")
+    service = Empirical(kind="empirical", file=str(data))
+    before = _parse_numbers.cache_info().hits
+    assert service.samples() == [0.1, 0.3] and service.samples() == [0.1, 0.3]
+    assert _parse_numbers.cache_info().hits == before + 1
+    service.samples().append(9.0)  # a caller's copy: the cache is not touched
+    assert service.samples() == [0.1, 0.3]
+    data.write_text("0.2\nlots\n")
+    os.utime(data, ns=(0, 1))  # a new version even where the clock is coarse
+    for _ in range(2):  # errors are not cached: the same message every time
+        with pytest.raises(ValueError, match=r"times\.txt:2: 'lots' is not a number"):
+            service.samples()
