@@ -84,6 +84,31 @@ async def test_the_rate_limiter_is_asked_before_the_call_and_its_429_carries_ret
     assert asked == [("req-1", "fn"), ("req-1", "fn")] and seen == []
 
 
+async def test_a_route_matched_by_the_caller_is_used_as_given() -> None:
+    proc, seen = processor(httpx.Response(200, json={"just": "data"}))
+    match = proc.routes.match("/hello", "POST")
+    proc.routes = RouteTable([])  # a second match would now fail with 404
+    result = await proc.process(context(), match)
+    assert result.status_code == 200 and len(seen) == 1
+    assert (await proc.process(context())).status_code == 404
+
+
+@pytest.mark.parametrize("event", [False, True])
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [("a/b", 422, "invalid_function_name"), ("", 422, "invalid_function_name"),
+     ("nope", 404, "function_not_found")],
+)  # fmt: skip
+async def test_a_bad_or_unknown_name_is_refused_before_the_worker(
+    event: bool, name: str, status: int, code: str
+) -> None:
+    proc, seen = processor(httpx.Response(200, json={}))
+    call = proc.invoke_event if event else proc.invoke
+    result = await call(name, context())
+    assert result.status_code == status and json.loads(result.payload)["code"] == code
+    assert result.headers == {"content-type": "application/json"} and seen == []
+
+
 def test_a_non_utf8_body_is_base64_in_the_event() -> None:
     route = RouteTable([Route(path="/b", function="fn")]).match("/b", "PUT")
     event = json.loads(EventBuilder().build(context("/b", "PUT", b"\xff\xfe"), route))

@@ -15,8 +15,7 @@ from reference.gateway.services.background import BackgroundInvocations
 from reference.gateway.services.event_builder import EventBuilder, proxy_response_to_result
 from reference.gateway.services.invoker import LambdaInvoker, error_result
 from reference.gateway.services.ratelimit import NoRateLimit, RateLimiter
-from reference.gateway.services.registry import validate_function_name
-from reference.gateway.services.routing import RouteTable
+from reference.gateway.services.routing import RouteMatch, RouteTable
 
 __all__ = ["GatewayRequestProcessor"]
 
@@ -41,10 +40,17 @@ class GatewayRequestProcessor:
         self.rate_limiter = rate_limiter or NoRateLimit()
         self.background = background or BackgroundInvocations(64)
 
-    async def process(self, context: InputContext) -> InvocationResult:
-        """A routed request: match the route, build the proxy event, invoke, map the answer."""
+    async def process(
+        self, context: InputContext, match: RouteMatch | None = None
+    ) -> InvocationResult:
+        """A routed request: match the route, build the proxy event, invoke, map the answer.
+
+        ``match`` is the route the caller already found for ``context``; without
+        it the route is matched here (and a missing one answers 404).
+        """
         try:
-            match = self.routes.match(context.path, context.method)
+            if match is None:
+                match = self.routes.match(context.path, context.method)
             _check_json(context)
             await self.rate_limiter.check(context, match.route.function)
             event = self.event_builder.build(context, match)
@@ -58,9 +64,7 @@ class GatewayRequestProcessor:
     async def invoke(self, name: str, context: InputContext) -> InvocationResult:
         """The invoke API: the body is the function's payload, as is."""
         try:
-            validate_function_name(name)
-            self.invoker.registry.get(name)
-            await self.rate_limiter.check(context, name)
+            await self._admit(name, context)
         except GatewayError as error:
             return error_result(error)
         return await self.invoker.invoke_function(name, context.body, context.headers)
@@ -68,14 +72,21 @@ class GatewayRequestProcessor:
     async def invoke_event(self, name: str, context: InputContext) -> InvocationResult:
         """``X-Amz-Invocation-Type: Event``: 202 at once, the call runs in the background."""
         try:
-            validate_function_name(name)
-            self.invoker.registry.get(name)
-            await self.rate_limiter.check(context, name)
+            await self._admit(name, context)
             call = self.invoker.invoke_function(name, context.body, context.headers)
             self.background.submit(call, name)
         except GatewayError as error:
             return error_result(error)
         return _ACCEPTED
+
+    async def _admit(self, name: str, context: InputContext) -> None:
+        """Raises unless ``name`` may be invoked now.
+
+        ``registry.get`` checks the name on a miss, so a malformed name is 422
+        ``invalid_function_name`` and a well-formed unknown one 404.
+        """
+        self.invoker.registry.get(name)
+        await self.rate_limiter.check(context, name)
 
 
 def _check_json(context: InputContext) -> None:

@@ -12,6 +12,7 @@ from reference.gateway.api.deps import services
 from reference.gateway.api.responses import result_to_response
 from reference.gateway.api.schemas import ANY_JSON_BODY, INVOKE_ERRORS
 from reference.gateway.core.errors import RouteNotFound
+from reference.gateway.services.routing import RouteMatch
 
 router = APIRouter(tags=["routed"])
 
@@ -21,10 +22,11 @@ async def routed(path: str, request: Request) -> Response:
     container = services(request)
     context = await request_to_context(request, container.settings.max_body_bytes)
     try:
-        request.state.function = container.routes.match(context.path, context.method).route.function
+        match: RouteMatch | None = container.routes.match(context.path, context.method)
     except RouteNotFound:  # the processor answers the 404 itself
-        request.state.function = None
-    return result_to_response(await container.processor.process(context))
+        match = None
+    request.state.function = match.route.function if match else None
+    return result_to_response(await container.processor.process(context, match))
 
 
 _DOCUMENTED = ("GET", "POST", "PUT", "PATCH", "DELETE")
