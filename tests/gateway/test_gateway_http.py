@@ -90,6 +90,27 @@ async def test_an_oversized_body_is_413_declared_or_streamed(make_gateway: Gatew
         assert exactly.status_code == 200
 
 
+async def test_a_declared_or_streamed_413_is_the_same_json_error(
+    make_gateway: GatewayFactory,
+) -> None:
+    async def chunks():
+        yield b"y" * 1001
+
+    async with make_gateway(max_body_bytes=1000) as gw:
+        headers = {"X-Request-ID": "rid-1"}
+        declared = await gw.client.post("/echo", content=b"x" * 1001, headers=headers)
+        streamed = await gw.client.post("/echo", content=chunks(), headers=headers)
+    message = "the body is larger than 1000 bytes (GATEPROOF_MAX_BODY_BYTES); send less"
+    body = json.dumps({"code": "payload_too_large", "message": message}).encode()
+    for response in (declared, streamed):
+        assert (response.status_code, response.content) == (413, body)
+        assert response.headers.raw == [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", b"rid-1"),
+        ]
+
+
 async def test_unknown_function_and_unknown_route_are_404(make_gateway: GatewayFactory) -> None:
     async with make_gateway() as gw:
         function = await gw.client.post(invoke_url("nope"), json={})

@@ -11,24 +11,19 @@ __all__ = ["read_body", "request_to_context"]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing more than ``limit`` bytes before reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+    """The whole body, refusing more than ``limit`` bytes before reading them all.
+
+    A declared ``Content-Length`` over the limit never gets here:
+    :class:`~reference.gateway.api.middleware.GatewayMiddleware` answers 413 first.
+    """
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise PayloadTooLarge.over(limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"the body is larger than {limit} bytes (GATEPROOF_MAX_BODY_BYTES); send less"
-    )
 
 
 async def request_to_context(request: Request, limit: int) -> InputContext:

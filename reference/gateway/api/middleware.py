@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from reference.gateway.api.responses import error_response
 from reference.gateway.core.access_log import log_access
 from reference.gateway.core.errors import BadRequest, GatewayError, PayloadTooLarge
 from reference.gateway.core.metrics import GatewayMetrics
@@ -71,14 +72,14 @@ class GatewayMiddleware:
             log.exception("unhandled error in request %s", request_id)
             if not response["started"]:
                 error = InternalError(f"the gateway failed; report request id {request_id}")
-                await _send_error(send_with_id, error)
+                await _send_error(scope, receive, send_with_id, error)
         finally:
             self._record(scope, request_id, response["status"], time.perf_counter() - started)
 
     async def _dispatch(self, scope: Scope, receive: Any, send: Any) -> None:
         problem = self._check_request(scope)
         if problem is not None:
-            await _send_error(send, problem)
+            await _send_error(scope, receive, send, problem)
         else:
             await self.app(scope, receive, send)
 
@@ -87,10 +88,7 @@ class GatewayMiddleware:
             if has_line_break(name) or has_line_break(value):
                 return BadRequest(f"header {name.decode('latin-1')!r} contains CR, LF or NUL")
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
-                return PayloadTooLarge(
-                    f"the body is larger than {self.max_body_bytes} bytes "
-                    f"(GATEPROOF_MAX_BODY_BYTES); send less"
-                )
+                return PayloadTooLarge.over(self.max_body_bytes)
         return None
 
     def _record(self, scope: Scope, request_id: str, status: int, duration: float) -> None:
@@ -108,10 +106,5 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     return uuid.uuid4().hex
 
 
-async def _send_error(send: Any, error: GatewayError) -> None:
-    headers = [(b"content-type", b"application/json")]
-    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers().items()]
-    body = error.body()
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _send_error(scope: Scope, receive: Any, send: Any, error: GatewayError) -> None:
+    await error_response(error)(scope, receive, send)

@@ -28,4 +28,4 @@ def result_to_response(result: InvocationResult) -> Response:
 
 
 def error_response(error: GatewayError) -> Response:
-    return Response(error.body(), error.status, {"content-type": _JSON, **error.headers()})
+    return Response(error.body(), error.status, error.response_headers())

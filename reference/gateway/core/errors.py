@@ -43,9 +43,14 @@ class GatewayError(Exception):
         return json.dumps({"code": self.code, "message": self.message}).encode()
 
     def headers(self) -> dict[str, str]:
+        """The headers this error adds (``Retry-After``, ``X-Amz-Function-Error``)."""
         if self.retry_after is None:
             return {}
         return {"Retry-After": str(max(1, round(self.retry_after + 0.499)))}
+
+    def response_headers(self) -> dict[str, str]:
+        """Every header of the error response: the JSON content type, then :meth:`headers`."""
+        return {"content-type": "application/json", **self.headers()}
 
 
 class BadRequest(GatewayError):
@@ -66,6 +71,11 @@ class RouteNotFound(GatewayError):
 
 class PayloadTooLarge(GatewayError):
     status, code = 413, "payload_too_large"
+
+    @classmethod
+    def over(cls, limit: int) -> PayloadTooLarge:
+        """The error for a body larger than ``limit`` bytes."""
+        return cls(f"the body is larger than {limit} bytes (GATEPROOF_MAX_BODY_BYTES); send less")
 
 
 class RateLimited(GatewayError):

@@ -68,8 +68,7 @@ class WorkerAnswer(NamedTuple):
 
 def error_result(error: GatewayError) -> InvocationResult:
     """The result that carries a gateway error to the client."""
-    headers = {"content-type": "application/json", **error.headers()}
-    return InvocationResult(False, error.status, error.body(), headers, error)
+    return InvocationResult(False, error.status, error.body(), error.response_headers(), error)
 
 
 class LambdaInvoker:
