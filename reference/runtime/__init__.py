@@ -5,7 +5,13 @@
 uvicorn. The process backend and the Docker images run the latter.
 """
 
-from reference.runtime.app import MAX_EVENT_BYTES, RuntimeApp, create_app
+from reference.runtime.app import (
+    HEALTH_PATH,
+    INVOKE_PATH,
+    MAX_EVENT_BYTES,
+    RuntimeApp,
+    create_app,
+)
 from reference.runtime.functions import WorkerCrash
 from reference.runtime.settings import (
     FUNCTIONS,
@@ -13,9 +19,6 @@ from reference.runtime.settings import (
     RuntimeSettings,
     SettingsError,
 )
-
-INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-HEALTH_PATH = "/health"
 
 __all__ = [
     "FUNCTIONS",

@@ -15,28 +15,25 @@ middleware stack would cost more than the function itself.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, NoReturn
 
-from reference.runtime.functions import Reply, WorkerCrash, build_handler
+from reference.runtime.functions import Reply, WorkerCrash, build_handler, json_reply
 from reference.runtime.settings import LatencyDistribution, RuntimeSettings
 
-__all__ = ["MAX_EVENT_BYTES", "RuntimeApp", "create_app"]
+__all__ = ["HEALTH_PATH", "INVOKE_PATH", "MAX_EVENT_BYTES", "RuntimeApp", "create_app"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+HEALTH_PATH = "/health"
 MAX_EVENT_BYTES = 16 * 1024 * 1024  # above Lambda's 6 MB: the gateway enforces the real limit
 _INVOKE_PREFIX = "/2015-03-31/functions/"
 _INVOKE_SUFFIX = "/invocations"
 _JSON = b"application/json"
-
-
-def _reply(status: int, value: Any) -> Reply:
-    return Reply(status, json.dumps(value, separators=(",", ":")).encode())
 
 
 class _TooLarge(Exception):
@@ -57,7 +54,7 @@ class RuntimeApp:
         self.settings = settings
         self._handler = build_handler(settings)
         self._on_crash = on_crash
-        self._health = _reply(200, {"status": "ok", "function": settings.function})
+        self._health = json_reply(200, {"status": "ok", "function": settings.function})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -69,13 +66,17 @@ class RuntimeApp:
         method: str = scope["method"]
         if path.startswith(_INVOKE_PREFIX) and path.endswith(_INVOKE_SUFFIX):
             if method != "POST":
-                reply = _reply(405, {"error": "method not allowed: invoke with POST"})
+                reply = json_reply(405, {"error": "method not allowed: invoke with POST"})
             else:
                 reply = await self._invoke(receive)
-        elif path == "/health":
-            reply = self._health if method in ("GET", "HEAD") else _reply(405, {"error": "use GET"})
+        elif path == HEALTH_PATH:
+            reply = (
+                self._health if method in ("GET", "HEAD") else json_reply(405, {"error": "use GET"})
+            )
         else:
-            reply = _reply(404, {"error": f"no route {path}: POST {_INVOKE_PREFIX}function/..."})
+            reply = json_reply(
+                404, {"error": f"no route {path}: POST {_INVOKE_PREFIX}function/..."}
+            )
         await send(
             {
                 "type": "http.response.start",
@@ -92,7 +93,7 @@ class RuntimeApp:
         try:
             event = await _read_body(receive)
         except _TooLarge:
-            return _reply(413, {"error": f"event larger than {MAX_EVENT_BYTES} bytes"})
+            return json_reply(413, {"error": f"event larger than {MAX_EVENT_BYTES} bytes"})
         try:
             return await self._handler(event)
         except WorkerCrash:

@@ -32,7 +32,7 @@ from typing import Any
 
 from reference.runtime.settings import RuntimeSettings
 
-__all__ = ["MAX_DURATION_MS", "Handler", "Reply", "WorkerCrash", "build_handler"]
+__all__ = ["MAX_DURATION_MS", "Handler", "Reply", "WorkerCrash", "build_handler", "json_reply"]
 
 MAX_DURATION_MS = 600_000.0  # no single call sleeps or burns for more than ten minutes
 
@@ -54,12 +54,13 @@ class Reply:
 Handler = Callable[[bytes], Awaitable[Reply]]
 
 
-def _json(status: int, value: Any) -> Reply:
+def json_reply(status: int, value: Any) -> Reply:
+    """``value`` as compact JSON, with ``status``."""
     return Reply(status, json.dumps(value, separators=(",", ":")).encode())
 
 
 def _error(error_type: str, message: str, status: int = 200) -> Reply:
-    return _json(status, {"errorType": error_type, "errorMessage": message, "stackTrace": []})
+    return json_reply(status, {"errorType": error_type, "errorMessage": message, "stackTrace": []})
 
 
 def _options(event: bytes) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def build_handler(settings: RuntimeSettings) -> Handler:
         else:
             delay_ms = settings.sleep_ms
         await asyncio.sleep(delay_ms / 1000)
-        return _json(200, {"slept_ms": round(delay_ms, 3)})
+        return json_reply(200, {"slept_ms": round(delay_ms, 3)})
 
     async def fail(event: bytes) -> Reply:
         options = _options(event)
@@ -145,7 +146,7 @@ def build_handler(settings: RuntimeSettings) -> Handler:
         started = time.thread_time()
         rounds = _burn(cpu_ms)
         used_ms = (time.thread_time() - started) * 1000
-        return _json(200, {"cpu_ms": round(used_ms, 3), "rounds": rounds})
+        return json_reply(200, {"cpu_ms": round(used_ms, 3), "rounds": rounds})
 
     handler = {"echo": echo, "sleep": sleep, "fail": fail, "cpu": cpu}[settings.function]
     if handler is echo:

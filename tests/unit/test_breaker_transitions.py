@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from collections import deque
 
 import pytest
 
@@ -58,6 +60,30 @@ def test_successes_age_failures_out_of_the_window() -> None:
     b.record_failure()
     assert b.state is BreakerState.CLOSED
     assert b.snapshot().window_failures == 1
+
+
+def test_the_window_failure_count_stays_right_as_the_window_wraps_and_resets() -> None:
+    b, clock = breaker(window_size=7, minimum_calls=7, failure_rate_threshold=0.85)
+    reference: deque[bool] = deque(maxlen=7)
+    outcomes = random.Random(7)
+    for _ in range(5000):  # the window wraps hundreds of times; trips clear it
+        failed = outcomes.random() < 0.55
+        if failed:
+            b.record_failure()
+        else:
+            b.record_success()
+        reference.append(failed)
+        if b.state is BreakerState.OPEN:
+            reference.clear()
+            clock.now += 5.0
+            assert b.allow()
+            b.record_success()  # the probe closes it with an empty window
+        snapshot = b.snapshot()
+        assert (snapshot.window_calls, snapshot.window_failures) == (
+            len(reference),
+            sum(reference),
+        )
+    assert b.trips > 10  # the resets were exercised too
 
 
 def test_open_rejects_until_the_recovery_timeout_then_turns_half_open() -> None:

@@ -112,6 +112,7 @@ class CircuitBreaker:
         self._clock = clock
         self._state = BreakerState.CLOSED
         self._window: deque[bool] = deque(maxlen=self.config.window_size)  # True = failure
+        self._window_failures = 0  # sum(self._window), kept as calls are recorded
         self._opened_at = 0.0
         self._probes = 0
         self._epoch = 0
@@ -165,7 +166,7 @@ class CircuitBreaker:
             self._probes -= 1
             self._move(BreakerState.CLOSED)
         elif self._state is BreakerState.CLOSED:
-            self._window.append(False)
+            self._record(False)
 
     def record_failure(self, epoch: int | None = None) -> None:
         self.failures += 1
@@ -177,7 +178,7 @@ class CircuitBreaker:
             self._probes -= 1
             self._move(BreakerState.OPEN)
         elif self._state is BreakerState.CLOSED:
-            self._window.append(True)
+            self._record(True)
             if self._tripped():
                 self._move(BreakerState.OPEN)
 
@@ -193,7 +194,7 @@ class CircuitBreaker:
             name=self.name,
             state=self.state,
             window_calls=len(self._window),
-            window_failures=sum(self._window),
+            window_failures=self._window_failures,
             successes=self.successes,
             failures=self.failures,
             rejections=self.rejections,
@@ -204,11 +205,19 @@ class CircuitBreaker:
     def _stale(self, epoch: int | None) -> bool:
         return epoch is not None and epoch != self._epoch
 
+    def _record(self, failed: bool) -> None:
+        """Append one outcome to the window, keeping the failure count."""
+        window = self._window
+        if len(window) == window.maxlen:
+            self._window_failures -= window[0]  # the oldest outcome falls out
+        window.append(failed)
+        self._window_failures += failed
+
     def _tripped(self) -> bool:
         calls = len(self._window)
         if calls < self.config.minimum_calls:
             return False
-        return sum(self._window) / calls >= self.config.failure_rate_threshold
+        return self._window_failures / calls >= self.config.failure_rate_threshold
 
     def _move(self, new: BreakerState) -> None:
         old, self._state = self._state, new
@@ -217,6 +226,7 @@ class CircuitBreaker:
             self._opened_at = self._clock()
             self.trips += 1
         self._window.clear()
+        self._window_failures = 0
         self._probes = 0
         for listener in self.listeners:
             listener(old, new, self._clock())

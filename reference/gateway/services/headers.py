@@ -32,6 +32,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 _RECOMPUTED = frozenset({"content-length", "date", "server"})
+_DROPPED = HOP_BY_HOP | _RECOMPUTED  # never returned to the client
 
 FORWARDED = frozenset(
     {
@@ -65,7 +66,7 @@ def strip_hop_by_hop(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
         if name == "connection"
         for token in value.split(",")
     }
-    drop = HOP_BY_HOP | _RECOMPUTED | named
+    drop = _DROPPED | named
     return {name: value for name, value in pairs if name not in drop}
 
 

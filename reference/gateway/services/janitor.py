@@ -12,7 +12,6 @@ gateway; backends that offer neither get no task.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 
 from reference.gateway.backends.base import InvocationBackend
@@ -37,12 +36,11 @@ class Janitor:
 
     async def sweep(self) -> int:
         """Prune once; returns how many workers were destroyed."""
-        if getattr(self.backend, "prune_idle", None) is None:
+        prune_idle = getattr(self.backend, "prune_idle", None)
+        if prune_idle is None:
             return 0
-        outcome = self.backend.prune_idle()  # type: ignore[attr-defined]
-        pruned = await outcome if inspect.isawaitable(outcome) else outcome
+        count = len(await prune_idle())  # the destroyed workers
         self.sweeps += 1
-        count = sum(len(v) for v in pruned.values()) if isinstance(pruned, dict) else len(pruned)
         if count:
             log.info("janitor pruned %d idle workers", count)
         return count
