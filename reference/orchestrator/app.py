@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import docker
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -45,6 +45,17 @@ async def _reap_forever(manager: ContainerManager, interval: float) -> None:
             log.exception("orchestrator: reaping idle containers failed")
 
 
+@contextlib.contextmanager
+def _provision_errors() -> Iterator[None]:
+    """A missing image answers 422, any other failed start 503; the body names the cause."""
+    try:
+        yield
+    except ImageMissingError as error:
+        raise HTTPException(422, {"code": "image_missing", "message": str(error)}) from None
+    except ProvisionFailedError as error:
+        raise HTTPException(503, {"code": "provision_failed", "message": str(error)}) from None
+
+
 def create_app(
     settings: OrchestratorSettings | None = None, client: docker.DockerClient | None = None
 ) -> FastAPI:
@@ -76,24 +87,16 @@ def create_app(
 
     @app.post("/containers/provision", response_model=ProvisionResponse)
     async def provision(body: ProvisionRequest, request: Request) -> ProvisionResponse:
-        try:
+        with _provision_errors():
             workers = await manager_of(request).provision(
                 body.function, body.count, body.image, body.env
             )
-        except ImageMissingError as error:
-            raise HTTPException(422, {"code": "image_missing", "message": str(error)}) from None
-        except ProvisionFailedError as error:
-            raise HTTPException(503, {"code": "provision_failed", "message": str(error)}) from None
         return ProvisionResponse(workers=workers)
 
     @app.post("/containers/ensure", response_model=EnsureResponse)
     async def ensure(body: EnsureRequest, request: Request) -> EnsureResponse:
-        try:
+        with _provision_errors():
             worker = await manager_of(request).ensure(body.function_name, body.image, body.env)
-        except ImageMissingError as error:
-            raise HTTPException(422, {"code": "image_missing", "message": str(error)}) from None
-        except ProvisionFailedError as error:
-            raise HTTPException(503, {"code": "provision_failed", "message": str(error)}) from None
         return EnsureResponse(host=worker.host, port=worker.port, id=worker.id)
 
     @app.post("/containers/heartbeat", response_model=HeartbeatResponse)
