@@ -17,16 +17,17 @@ at the end, also after an error.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from gateproof.cli import EnvironmentProblem
+
+if TYPE_CHECKING:
+    import httpx
 
 SUITE = "bench"
 INVOKE = "/2015-03-31/functions/function/invocations"
@@ -58,6 +59,10 @@ def _ms(samples: list[float]) -> str:
 
 
 async def _invoke_until_ok(client: httpx.AsyncClient, url: str, deadline: float) -> None:
+    import asyncio
+
+    import httpx
+
     while True:
         try:
             if (await client.post(url + INVOKE, content=b"{}")).status_code == 200:
@@ -69,6 +74,8 @@ async def _invoke_until_ok(client: httpx.AsyncClient, url: str, deadline: float)
 
 
 async def cold_starts(orchestrator_url: str, count: int) -> list[float]:
+    import httpx
+
     from reference.gateway.services.orchestrator_client import ProvisionClient
 
     samples = []
@@ -86,6 +93,8 @@ async def cold_starts(orchestrator_url: str, count: int) -> list[float]:
 
 
 async def warm_calls(backend: object, calls: int) -> list[float]:
+    import httpx
+
     samples = []
     async with backend as pool, httpx.AsyncClient(trust_env=False, timeout=30) as client:  # type: ignore[attr-defined]
         for index in range(calls + 20):
@@ -103,6 +112,8 @@ async def warm_calls(backend: object, calls: int) -> list[float]:
 async def decisions_per_second(
     hit: Callable[[], Awaitable[object]], count: int, concurrency: int = 1
 ) -> float:
+    import asyncio
+
     async def worker(share: int) -> None:
         for _ in range(share):
             await hit()
@@ -168,6 +179,8 @@ async def _run(args: argparse.Namespace, orchestrator_url: str, redis_url: str) 
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     import docker
 
     from gateproof.docker.cleanup import SUITE_LABEL, remove_labelled, suite_labels

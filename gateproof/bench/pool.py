@@ -16,7 +16,6 @@ Phase 0 gate, against its wall-time target.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import subprocess
@@ -77,6 +76,8 @@ class SemaphorePool:
     """The baseline: a semaphore bounds the holders, a deque holds the free workers."""
 
     def __init__(self, capacity: int) -> None:
+        import asyncio
+
         self._slots = asyncio.Semaphore(capacity)
         self._free: deque[object] = deque(object() for _ in range(capacity))
 
@@ -100,6 +101,8 @@ async def pairs_per_second(
     Each task yields once while it holds a worker, as a real invocation would,
     so that the other tasks queue for it.
     """
+    import asyncio
+
     per_task = max(1, pairs // tasks)
 
     async def user() -> None:
@@ -115,6 +118,8 @@ async def pairs_per_second(
 
 def measure_reference(tasks: int, pairs: int, capacity: int, pool_impl: str | None = None) -> float:
     """One run against the reference pool (or ``pool_impl``), warmed to capacity first."""
+    import asyncio
+
     from gateproof.testing.pool_adapter import DEFAULT_POOL_IMPL, load_pool_factory
     from reference.gateway.models.scaling import ScalingConfig
 
@@ -137,6 +142,7 @@ def measure_reference(tasks: int, pairs: int, capacity: int, pool_impl: str | No
 
 def measure_baseline(tasks: int, pairs: int, capacity: int) -> float:
     """One run against the semaphore + deque baseline."""
+    import asyncio
 
     async def bench() -> float:
         pool = SemaphorePool(capacity)

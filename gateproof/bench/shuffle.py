@@ -14,17 +14,15 @@ reference pool are the control: they must all pass.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateproof.testing.pool_adapter import load_pool_factory
-from gateproof.testing.pool_harness import ContractViolation, FakeWorker, PoolHarness
-from gateproof.testing.shuffle import ShuffledEventLoop
+if TYPE_CHECKING:  # asyncio and the harness load when a run starts, not with the CLI
+    from gateproof.testing.pool_harness import FakeWorker, PoolHarness
 
 CANDIDATE = "reference.legacy.pool:LegacyPool"
 CONTROL = "reference.gateway.services.pool:ContainerPool"
@@ -37,6 +35,7 @@ Program = Callable[..., Awaitable[None]]
 
 async def calling_again(harness: PoolHarness, clients: int, calls: int) -> None:
     """Clients that call again right after a release (the acquire race of Phase 0.1)."""
+    import asyncio
 
     async def client() -> None:
         for _ in range(calls):
@@ -56,6 +55,8 @@ async def health_checked(
     A careful client evicts a worker it finds dead instead of releasing it; a
     careless one releases it anyway (the pool must refuse that).
     """
+    import asyncio
+
     dead: set[FakeWorker] = set()
 
     async def client() -> None:
@@ -125,6 +126,9 @@ def run_once(
     factory: Any, program: Program, params: dict[str, Any], loop_factory: Callable[[], Any]
 ) -> str | None:
     """One run on a fresh pool and loop; the failure's signature, or None if it passed."""
+    import asyncio
+
+    from gateproof.testing.pool_harness import ContractViolation, PoolHarness
     from reference.gateway.models.scaling import ScalingConfig  # pydantic: not at CLI start-up
 
     params = dict(params)
@@ -168,6 +172,8 @@ class Tally:
 
 
 def shuffled_loops(seed: int, runs: int) -> Iterator[tuple[int, Callable[[], Any]]]:
+    from gateproof.testing.shuffle import ShuffledEventLoop
+
     for run in range(1, runs + 1):
         yield run, lambda s=seed + run - 1: ShuffledEventLoop(s)
 
@@ -175,6 +181,8 @@ def shuffled_loops(seed: int, runs: int) -> Iterator[tuple[int, Callable[[], Any
 def measure(
     factory: Any, scenario: Scenario, params: dict[str, Any], runs: int, seed: int
 ) -> tuple[Tally, Tally]:
+    import asyncio
+
     plain, shuffled = Tally(), Tally()
     for run in range(1, runs + 1):
         plain.add(run, run_once(factory, scenario.program, params, asyncio.new_event_loop))
@@ -201,6 +209,7 @@ def _rate(failed: int, runs: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from gateproof.cli import UsageError
+    from gateproof.testing.pool_adapter import load_pool_factory
 
     if args.runs < 1:
         raise UsageError("--runs must be at least 1")

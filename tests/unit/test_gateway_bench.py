@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from gateproof.bench._baselines import ROLES
-from gateproof.bench.gateway import PAYLOAD, Figures, _baseline, _generate, _report, _worker
+from gateproof.bench._load import _generate
+from gateproof.bench.gateway import PAYLOAD, Figures, _baseline, _report, _worker
 
 pytestmark = pytest.mark.timeout(30)
 
