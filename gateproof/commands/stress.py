@@ -444,15 +444,19 @@ def run(args: argparse.Namespace) -> int:
     json_path, md_path = write_report(report, plan.out)
     print(report["verdict"])
     print(f"report: {md_path} and {json_path.name}; pytest output: {plan.log_path}")
-    return _exit_status(report, outcome, plan)
+    return _exit_status(report, outcome, plan, finished=finished)
 
 
-def _exit_status(report: dict[str, Any], outcome: PytestRun, plan: StressPlan) -> int:
-    """Map what pytest did onto gateproof's exit statuses, with a next step for each problem."""
+def _exit_status(
+    report: dict[str, Any], outcome: PytestRun, plan: StressPlan, *, finished: bool
+) -> int:
+    """Map what pytest did onto gateproof's exit statuses, with a next step for each problem.
+
+    ``finished``: pytest reported the end of its session (``run`` has looked already).
+    """
     if outcome.interrupted:
         raise KeyboardInterrupt
     code = outcome.exit_code
-    log = _log_tail(plan.log_path)
     where = f"see {plan.log_path}"
     if report["collection_errors"]:
         names = ", ".join(e["nodeid"] or "<session>" for e in report["collection_errors"][:5])
@@ -468,7 +472,7 @@ def _exit_status(report: dict[str, Any], outcome: PytestRun, plan: StressPlan) -
     if code == _PYTEST_USAGE:
         raise UsageError(
             f"pytest refused to start (exit 4): a bad option after --, or a conftest.py "
-            f"that fails to import; pytest said:\n{log}"
+            f"that fails to import; pytest said:\n{_log_tail(plan.log_path)}"
         )
     if code is None or code < 0 or code not in (_PYTEST_OK, _PYTEST_FAILED):
         how = _PYTEST_EXITS.get(code, f"exit {code}")
@@ -476,9 +480,9 @@ def _exit_status(report: dict[str, Any], outcome: PytestRun, plan: StressPlan) -
             how = f"killed by signal {-code}"
         raise EnvironmentProblem(
             f"pytest stopped early ({how}); the partial report is in {plan.out}; "
-            f"pytest's last words ({where}):\n{log}"
+            f"pytest's last words ({where}):\n{_log_tail(plan.log_path)}"
         )
-    if not any(r.get("event") == "finish" for r in outcome.records):
+    if not finished:
         raise EnvironmentProblem(
             f"pytest ended (exit {code}) without finishing its session: a test or plugin "
             f"exited the interpreter; the partial report is in {plan.out} ({where})"
@@ -488,7 +492,8 @@ def _exit_status(report: dict[str, Any], outcome: PytestRun, plan: StressPlan) -
         return EXIT_FAILED
     if code == _PYTEST_FAILED:
         raise EnvironmentProblem(
-            f"pytest reported a failure that no test result explains; {where}:\n{log}"
+            f"pytest reported a failure that no test result explains; {where}:\n"
+            + _log_tail(plan.log_path)
         )
     if not report["complete"]:
         raise EnvironmentProblem(
