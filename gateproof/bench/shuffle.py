@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
+from gateproof.testing.pool_adapter import DEFAULT_POOL_IMPL
+
 if TYPE_CHECKING:  # asyncio and the harness load when a run starts, not with the CLI
     from gateproof.testing.pool_harness import FakeWorker, PoolHarness
 
 CANDIDATE = "reference.legacy.pool:LegacyPool"
-CONTROL = "reference.gateway.services.pool:ContainerPool"
 RUN_TIMEOUT = 0.5  # seconds; a run still going then has lost a wake-up
 Program = Callable[..., Awaitable[None]]
 
@@ -172,10 +173,10 @@ class Tally:
 
 
 def shuffled_loops(seed: int, runs: int) -> Iterator[tuple[int, Callable[[], Any]]]:
-    from gateproof.testing.shuffle import ShuffledEventLoop
+    from gateproof.testing.shuffle import loop_factory
 
     for run in range(1, runs + 1):
-        yield run, lambda s=seed + run - 1: ShuffledEventLoop(s)
+        yield run, loop_factory(seed + run - 1)
 
 
 def measure(
@@ -217,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         candidate = load_pool_factory(args.pool_impl)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    control = load_pool_factory(CONTROL)
+    control = load_pool_factory(DEFAULT_POOL_IMPL)  # the reference pool: every run must pass
     runs, seed = args.runs, args.seed
     started = time.perf_counter()
     print(
@@ -232,18 +233,10 @@ def run(args: argparse.Namespace) -> int:
             f"  {'configuration':<40} {'plain failed':>16} {'shuffled failed':>16}  "
             f"first failing run (plain / shuffled)"
         )
-        plain_total = shuffled_total = plain_caught = shuffled_caught = 0
-        missed_by_plain: list[int | None] = []  # shuffled first failures where plain never failed
-        signatures: Counter[str] = Counter()
+        results: list[tuple[Tally, Tally]] = []  # (plain, shuffled) per configuration
         for params in scenario.grid:
             plain, shuffled = measure(candidate, scenario, params, runs, seed)
-            plain_total += len(plain.failures)
-            shuffled_total += len(shuffled.failures)
-            plain_caught += bool(plain.failures)
-            if not plain.failures:
-                missed_by_plain.append(shuffled.first)
-            shuffled_caught += bool(shuffled.failures)
-            signatures += plain.signatures + shuffled.signatures
+            results.append((plain, shuffled))
             print(
                 f"  {_label(params):<40} {_rate(len(plain.failures), runs):>16} "
                 f"{_rate(len(shuffled.failures), runs):>16}  "
@@ -252,6 +245,15 @@ def run(args: argparse.Namespace) -> int:
             for _, loop in shuffled_loops(seed, runs):
                 control_runs += 1
                 control_failures += run_once(control, scenario.program, params, loop) is not None
+        plain_total = sum(len(plain.failures) for plain, _ in results)
+        shuffled_total = sum(len(shuffled.failures) for _, shuffled in results)
+        plain_caught = sum(bool(plain.failures) for plain, _ in results)
+        shuffled_caught = sum(bool(shuffled.failures) for _, shuffled in results)
+        # shuffled first failures where plain never failed
+        missed_by_plain = [shuffled.first for plain, shuffled in results if not plain.failures]
+        signatures: Counter[str] = Counter()
+        for plain, shuffled in results:
+            signatures += plain.signatures + shuffled.signatures
         configs = len(scenario.grid)
         print(
             f"  caught in {plain_caught}/{configs} configurations by plain runs, "
