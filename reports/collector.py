@@ -26,10 +26,10 @@ from typing import IO, Any
 
 import pytest
 
-from reports.signature import short_message, type_from_crash_line, user_location
+from gateproof.testing.plugin import SHUFFLE_PLUGIN_NAME
+from reports.signature import exception_type, short_message, type_from_crash_line, user_location
 
 _FAILURE_ATTR = "gateproof_failure"
-SHUFFLE_PLUGIN_NAME = "gateproof-shuffle-loop"  # registered by gateproof.testing.plugin
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,7 +61,7 @@ def pytest_runtest_makereport(
             report,
             _FAILURE_ATTR,
             {
-                "type": type(call.excinfo.value).__qualname__,
+                "type": exception_type(call.excinfo.value),
                 "location": user_location(frames, item.config.rootpath, fallback),
                 "message": short_message(str(call.excinfo.value) or call.excinfo.exconly()),
             },

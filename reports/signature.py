@@ -13,19 +13,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 MAX_MESSAGE_CHARS = 2000
 _MAX_MESSAGE_LINES = 30
-
-
-@dataclass(frozen=True, slots=True)
-class Signature:
-    """An exception type and the ``file:line`` it was raised from."""
-
-    type: str
-    location: str
 
 
 def _installed_prefixes() -> tuple[str, ...]:

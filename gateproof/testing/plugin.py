@@ -27,7 +27,7 @@ from gateproof.testing.pool_adapter import DEFAULT_POOL_IMPL, load_pool_factory
 from gateproof.testing.shuffle import ShuffledEventLoop, new_seed, schedule_seed
 
 _SEED_KEY = "gateproof_shuffle_seed"  # how the controller hands its seed to xdist workers
-_PLUGIN_NAME = "gateproof-shuffle-loop"
+SHUFFLE_PLUGIN_NAME = "gateproof-shuffle-loop"  # reports.collector looks the plugin up by it
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,7 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput: Mapping[str, Any] = getattr(config, "workerinput", {})
     if seed is None:
         seed = workerinput.get(_SEED_KEY, new_seed())
-    config.pluginmanager.register(ShuffleLoopPlugin(int(seed)), _PLUGIN_NAME)
+    config.pluginmanager.register(ShuffleLoopPlugin(int(seed)), SHUFFLE_PLUGIN_NAME)
 
 
 class ShuffleLoopPlugin:

@@ -41,7 +41,6 @@ class ShuffledEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, seed: int | str = 0) -> None:
         super().__init__()
         self.seed = seed
-        self.iterations = 0
         self._rng = random.Random(seed)
 
     def _run_once(self) -> None:
@@ -53,7 +52,6 @@ class ShuffledEventLoop(asyncio.SelectorEventLoop):
             self._rng.shuffle(callbacks)
             ready.clear()
             ready.extend(callbacks)
-        self.iterations += 1
         super()._run_once()  # type: ignore[misc]
 
 
