@@ -378,14 +378,18 @@ def _wait_healthy(port: int) -> None:
     import httpx
 
     from gateproof.cli import EnvironmentProblem
+    from gateproof.docker.engine import wait_until
 
-    deadline = time.monotonic() + _START_LIMIT_S
     with httpx.Client(trust_env=False, timeout=2) as client:  # no proxy: 127.0.0.1 only
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool | None:
             with contextlib.suppress(httpx.HTTPError):
                 if client.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    return
-            time.sleep(0.1)
+                    return True
+            return None
+
+        if wait_until(healthy, _START_LIMIT_S, step=0.1):
+            return
     raise EnvironmentProblem(
         f"the gateway on port {port} did not report healthy within {_START_LIMIT_S:g} s; "
         f"run `gateproof serve` to see why its workers do not start"

@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = [
     "DEBIAN_PACKAGES",
@@ -145,8 +148,12 @@ def start_dockerd(log: Path = DEFAULT_LOG, *, deadline: float = 60.0) -> str:
     return version
 
 
-def wait_until(probe: Callable[[], str | None], deadline: float, step: float = 0.5) -> str | None:
-    """Call ``probe`` until it returns a value or ``deadline`` seconds pass."""
+def wait_until(probe: Callable[[], T | None], deadline: float, step: float = 0.5) -> T | None:
+    """Call ``probe`` every ``step`` seconds until it returns a value or ``deadline`` seconds pass.
+
+    The value, or None when the deadline passed first; an exception ``probe``
+    raises ends the wait with it.
+    """
     end = time.monotonic() + deadline
     while True:
         value = probe()

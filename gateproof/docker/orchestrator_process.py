@@ -12,10 +12,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from gateproof.docker.engine import wait_until
 
 __all__ = ["OrchestratorProcess", "free_port"]
 
@@ -71,21 +72,25 @@ class OrchestratorProcess:
         )
         if self._log_path:
             sink.close()  # type: ignore[union-attr]
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"the orchestrator exited with {self._process.returncode} at start"
-                    + (f"; see {self._log_path}" if self._log_path else "")
-                )
-            try:
-                if httpx.get(f"{self.url}/health", timeout=0.5, trust_env=False).is_success:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        if wait_until(self._healthy, deadline, step=0.1):
+            return self
         self.stop()
         raise RuntimeError(f"the orchestrator did not answer on {self.url} within {deadline:g}s")
+
+    def _healthy(self) -> bool | None:
+        """True once ``/health`` answers; raises when the process has exited."""
+        assert self._process is not None
+        if self._process.poll() is not None:
+            raise RuntimeError(
+                f"the orchestrator exited with {self._process.returncode} at start"
+                + (f"; see {self._log_path}" if self._log_path else "")
+            )
+        try:
+            if httpx.get(f"{self.url}/health", timeout=0.5, trust_env=False).is_success:
+                return True
+        except httpx.HTTPError:
+            pass
+        return None
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateproof.cli import EXIT_ENVIRONMENT, main
-from gateproof.docker.engine import EngineUnavailableError, ensure_engine
+from gateproof.docker.engine import EngineUnavailableError, ensure_engine, wait_until
 
 
 @pytest.fixture
@@ -41,3 +41,22 @@ def test_images_exits_3_when_no_engine_answers(
 def test_images_rejects_an_unknown_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["images", "nginx"]) == 2
     assert "choose from runtime, orchestrator, redis" in capsys.readouterr().err
+
+
+def test_wait_until_returns_the_first_value_the_probe_gives() -> None:
+    answers = iter([None, None, 7])
+    assert wait_until(lambda: next(answers), deadline=5, step=0) == 7
+
+
+def test_wait_until_gives_none_once_the_deadline_has_passed() -> None:
+    calls = []
+    assert wait_until(lambda: calls.append(1), deadline=0.05, step=0.01) is None
+    assert calls  # probed at least once, then stopped
+
+
+def test_wait_until_lets_the_probe_end_the_wait_with_an_error() -> None:
+    def probe() -> None:
+        raise RuntimeError("exited at start")
+
+    with pytest.raises(RuntimeError, match="exited at start"):
+        wait_until(probe, deadline=5)
