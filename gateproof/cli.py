@@ -13,6 +13,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from gateproof import __version__, commands
 
@@ -38,10 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gateproof {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
-        module.register(subparsers)
+    register_modules(commands, subparsers)
     return parser
+
+
+def register_modules(
+    package: ModuleType, subparsers: argparse._SubParsersAction, *, skip_private: bool = False
+) -> None:
+    """Import each module of ``package`` by name and call its ``register(subparsers)``.
+
+    ``skip_private`` leaves out ``_``-prefixed modules (helpers, not subcommands).
+    """
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if skip_private and module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        module.register(subparsers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

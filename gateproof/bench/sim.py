@@ -24,12 +24,14 @@ SERVERS = 5
 
 # VmHWM is this process's own peak; ru_maxrss would carry over the parent's peak
 # across fork and exec on Linux, so it is only the fallback elsewhere.
-_RSS_CHILD = """
+_RSS_CHILD = f"""
 import re, resource, sys
 from sim.mmc import mmc_scenario
 from sim.model import run_replication
 requests = int(sys.argv[1])
-scenario = mmc_scenario(servers=5, arrival_rate=4.0, duration=requests / 4.0)
+scenario = mmc_scenario(
+    servers={SERVERS}, arrival_rate={ARRIVAL_RATE!r}, duration=requests / {ARRIVAL_RATE!r}
+)
 result = run_replication(scenario, 1)
 try:
     status = open("/proc/self/status").read()

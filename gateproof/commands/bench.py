@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 
 from gateproof import bench
+from gateproof.cli import register_modules
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,8 +15,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=bench.__doc__,
     )
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
-    for module_info in sorted(pkgutil.iter_modules(bench.__path__), key=lambda m: m.name):
-        if module_info.name.startswith("_"):
-            continue  # a helper of the targets, not a target
-        module = importlib.import_module(f"{bench.__name__}.{module_info.name}")
-        module.register(targets)
+    register_modules(bench, targets, skip_private=True)  # _modules help the targets
