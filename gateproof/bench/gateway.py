@@ -356,7 +356,7 @@ def _gateway(workers: int) -> Iterator[tuple[int, int]]:
         (Path(folder) / "functions.yml").write_text(functions)
         (Path(folder) / "routing.yml").write_text("routes: []\n")
         argv = [
-            sys.executable, "-c", "import sys; from gateproof.cli import main; sys.exit(main())",
+            sys.executable, "-m", "gateproof",
             "serve", "--port", "0",
             "--functions", f"{folder}/functions.yml", "--routing", f"{folder}/routing.yml",
         ]  # fmt: skip

@@ -169,7 +169,7 @@ def time_stress(path: str, count: int) -> tuple[float, str]:
             f"{path!r} does not exist; run from the repository root or pass --stress-path"
         )
     with tempfile.TemporaryDirectory(prefix="gateproof-bench-") as out:
-        command = [sys.executable, "-m", "gateproof.cli", "stress", path]
+        command = [sys.executable, "-m", "gateproof", "stress", path]
         command += ["--count", str(count), "--out", out, "--no-progress"]
         started = time.perf_counter()
         subprocess.run(

@@ -18,12 +18,7 @@ import pytest
 pytestmark = pytest.mark.timeout(90)
 
 # The console script `gateproof`, run with this interpreter.
-SERVE = [
-    sys.executable,
-    "-c",
-    "import sys; from gateproof.cli import main; sys.exit(main())",
-    "serve",
-]
+SERVE = [sys.executable, "-m", "gateproof", "serve"]
 
 
 def _env() -> dict[str, str]:

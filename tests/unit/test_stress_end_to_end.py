@@ -305,7 +305,7 @@ def test_an_interrupted_run_writes_its_results_and_leaves_no_process(tmp_path, s
             """
         },
     )
-    command = [sys.executable, "-m", "gateproof.cli", "stress", ".", "--count", "2"]
+    command = [sys.executable, "-m", "gateproof", "stress", ".", "--count", "2"]
     command += ["--workers", workers, "--out", "out", "--no-progress"]
     gateproof = subprocess.Popen(command, cwd=tree, stderr=subprocess.PIPE, text=True)
     try:
