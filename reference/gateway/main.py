@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from reference.gateway.api.errors import install_error_handlers
 from reference.gateway.api.middleware import GatewayMiddleware
-from reference.gateway.api.routers import lambda_api, routed, system
+from reference.gateway.api.routers import auth, lambda_api, routed, system
 from reference.gateway.api.shortcut import RouteShortcut
 from reference.gateway.core.access_log import configure_access_log
 from reference.gateway.core.factory import ServiceContainer, create_container
@@ -55,5 +55,6 @@ def create_app(
         configure_access_log()
     app.include_router(lambda_api.router)  # the hot path (served by RouteShortcut)
     app.include_router(system.router)
+    app.include_router(auth.router)  # answers 404 unless API keys and JWTs are configured
     app.include_router(routed.router)  # the catch-all: always last
     return app
