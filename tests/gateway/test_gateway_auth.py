@@ -130,30 +130,34 @@ async def test_a_worker_token_opens_internal_routes_and_functions(gw: Gateway):
 
 # -- every refusal ----------------------------------------------------------------------------
 
-NOW = int(time.time())
+
+def now() -> int:
+    return int(time.time())
 
 
+# Each case makes its headers when it runs (a token made at import could turn valid or
+# expire before a slow run reaches it).
 @pytest.mark.parametrize(
     ("why", "headers"),
     [
-        ("missing", {}),
-        ("malformed scheme", {"Authorization": "Basic YWxpY2U6cHc="}),
-        ("empty bearer", {"Authorization": "Bearer "}),
-        ("not a JWT", bearer("not.a.jwt")),
-        ("expired", bearer(token(exp=NOW - 60))),
-        ("not yet valid", bearer(token(nbf=NOW + 120))),
-        ("no expiry", bearer(token(exp=None))),
-        ("wrong issuer", bearer(token(iss="someone-else"))),
-        ("wrong audience", bearer(token(aud="another-api"))),
-        ("wrong signature", bearer(token(key="another-secret-" + "y" * 40))),
-        ("unknown API key", {"X-Api-Key": "gpk_nobody_" + "n" * 30}),
-        ("a worker token on a user route", {"X-Worker-Token": WORKER_TOKEN}),
+        ("missing", lambda: {}),
+        ("malformed scheme", lambda: {"Authorization": "Basic YWxpY2U6cHc="}),
+        ("empty bearer", lambda: {"Authorization": "Bearer "}),
+        ("not a JWT", lambda: bearer("not.a.jwt")),
+        ("expired", lambda: bearer(token(exp=now() - 60))),
+        ("not yet valid", lambda: bearer(token(nbf=now() + 120))),
+        ("no expiry", lambda: bearer(token(exp=None))),
+        ("wrong issuer", lambda: bearer(token(iss="someone-else"))),
+        ("wrong audience", lambda: bearer(token(aud="another-api"))),
+        ("wrong signature", lambda: bearer(token(key="another-secret-" + "y" * 40))),
+        ("unknown API key", lambda: {"X-Api-Key": "gpk_nobody_" + "n" * 30}),
+        ("a worker token on a user route", lambda: {"X-Worker-Token": WORKER_TOKEN}),
     ],
 )
-async def test_user_routes_refuse_with_401(gw: Gateway, why: str, headers: dict[str, str]):
+async def test_user_routes_refuse_with_401(gw: Gateway, why: str, headers: Any):
     for response in (
-        await gw.client.post(invoke_url("echo"), headers=headers),
-        await gw.client.post("/echo", headers=headers, json={}),
+        await gw.client.post(invoke_url("echo"), headers=headers()),
+        await gw.client.post("/echo", headers=headers(), json={}),
     ):
         assert_refused(response, 401, "unauthorized")
         assert response.headers["www-authenticate"].startswith("Bearer")
@@ -168,7 +172,7 @@ def _unsigned(claims: dict[str, Any]) -> str:
 
 
 async def test_alg_none_is_refused(gw: Gateway):
-    claims = {"sub": "mallory", "tier": "pro", "exp": NOW + 300}
+    claims = {"sub": "mallory", "tier": "pro", "exp": now() + 300}
     claims |= {"iss": "gateproof-test", "aud": "gateway"}
     response = await gw.client.post(invoke_url("echo"), headers=bearer(_unsigned(claims)))
     assert_refused(response, 401, "unauthorized")
@@ -180,7 +184,7 @@ async def test_the_refusal_never_says_whether_a_user_or_key_exists(gw: Gateway):
         invoke_url("echo"), headers={"X-Api-Key": ALICE_KEY + "x"}
     )
     unknown = await gw.client.post(invoke_url("echo"), headers={"X-Api-Key": "gpk_who_" + "z" * 30})
-    expired = await gw.client.post(invoke_url("echo"), headers=bearer(token(exp=NOW - 60)))
+    expired = await gw.client.post(invoke_url("echo"), headers=bearer(token(exp=now() - 60)))
     assert wrong_key_of_known_user.json() == unknown.json() == expired.json()
     assert "alice" not in wrong_key_of_known_user.text
 
@@ -289,7 +293,7 @@ def _hs256_with_raw_key(key: bytes) -> str:
         return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
 
     header = part(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = part(json.dumps({"sub": "mallory", "tier": "pro", "exp": NOW + 300}).encode())
+    body = part(json.dumps({"sub": "mallory", "tier": "pro", "exp": now() + 300}).encode())
     signature = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest()
     return f"{header}.{body}.{part(signature)}"
 
