@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from reference.gateway.services.auth import InvalidCredentials
-from reference.gateway.services.auth.bearer import JwtVerifier
+from reference.gateway.services.auth.bearer import JwtRules, JwtVerifier
 
 SECRET = "cache-test-" + "c" * 40
 
@@ -16,7 +16,7 @@ SECRET = "cache-test-" + "c" * 40
 def test_a_token_is_verified_once_until_its_expiry_then_checked_again() -> None:
     now = time.time()
     clock = [now]
-    verifier = JwtVerifier(algorithm="HS256", key=SECRET, leeway=5, clock=lambda: clock[0])
+    verifier = JwtVerifier(JwtRules("HS256"), SECRET, leeway=5, clock=lambda: clock[0])
     token = jwt.encode({"sub": "erin", "tier": "free", "exp": int(now) + 60}, SECRET, "HS256")
     headers = {"authorization": f"Bearer {token}"}
     first = verifier.authenticate(headers)
@@ -29,7 +29,7 @@ def test_a_token_is_verified_once_until_its_expiry_then_checked_again() -> None:
 
 
 def test_a_refused_token_is_never_cached() -> None:
-    verifier = JwtVerifier(algorithm="HS256", key=SECRET)
+    verifier = JwtVerifier(JwtRules("HS256"), SECRET)
     forged = jwt.encode({"sub": "x", "exp": int(time.time()) + 60}, "o" * 40, "HS256")
     for _ in range(2):
         with pytest.raises(InvalidCredentials, match="InvalidSignatureError"):

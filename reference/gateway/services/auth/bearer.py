@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import (
 from reference.gateway.models import Identity
 from reference.gateway.services.auth.authenticator import InvalidCredentials
 
-__all__ = ["ALGORITHMS", "JwtIssuer", "JwtVerifier", "KeyConfigError", "load_key"]
+__all__ = ["ALGORITHMS", "JwtIssuer", "JwtRules", "JwtVerifier", "KeyConfigError", "load_key"]
 
 HEADER = "authorization"
 ALGORITHMS = ("HS256", "RS256", "ES256")
@@ -75,27 +76,31 @@ def load_key(algorithm: str, *, secret: str | None, pem: bytes | None, private: 
     return key
 
 
+@dataclass(frozen=True)
+class JwtRules:
+    """What the gateway's tokens look like: shared by the verifier and the login's issuer."""
+
+    algorithm: str
+    issuer: str | None = None
+    audience: str | None = None
+    tier_claim: str = "tier"
+
+
 class JwtVerifier:
     """Verifies ``Authorization: Bearer <jwt>``."""
 
     def __init__(
         self,
-        *,
-        algorithm: str,
+        rules: JwtRules,
         key: Any,
-        issuer: str | None = None,
-        audience: str | None = None,
+        *,
         leeway: float = 30.0,
-        tier_claim: str = "tier",
         clock: Callable[[], float] = time.time,
         cache_size: int = 10_000,
     ) -> None:
-        self.algorithm = algorithm
+        self.rules = rules
         self._key = key
-        self._issuer = issuer
-        self._audience = audience
         self._leeway = leeway
-        self._tier_claim = tier_claim
         self._clock = clock
         self._cache: dict[str, tuple[Identity, float]] = {}
         self._cache_size = cache_size
@@ -118,22 +123,23 @@ class JwtVerifier:
                 return cached[0]
             del self._cache[token]
         try:
+            rules = self.rules
             claims = jwt.decode(
                 token,
                 self._key,
-                algorithms=[self.algorithm],
-                issuer=self._issuer,
-                audience=self._audience,
+                algorithms=[rules.algorithm],
+                issuer=rules.issuer,
+                audience=rules.audience,
                 leeway=self._leeway,
                 options={
                     "require": ["exp", "sub"],
-                    "verify_aud": self._audience is not None,
-                    "verify_iss": self._issuer is not None,
+                    "verify_aud": rules.audience is not None,
+                    "verify_iss": rules.issuer is not None,
                 },
             )
         except jwt.PyJWTError as error:
             raise InvalidCredentials(f"{type(error).__name__}: {error}") from None
-        tier = claims.get(self._tier_claim)
+        tier = claims.get(self.rules.tier_claim)
         identity = Identity(str(claims["sub"]), None if tier is None else str(tier), "user")
         if len(self._cache) >= self._cache_size:
             self._cache.clear()  # simple bound; verified tokens are cheap to re-check once
@@ -147,31 +153,21 @@ class JwtIssuer:
 
     def __init__(
         self,
-        *,
-        algorithm: str,
+        rules: JwtRules,
         key: Any,
+        *,
         ttl: float,
-        issuer: str | None = None,
-        audience: str | None = None,
-        tier_claim: str = "tier",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.algorithm = algorithm
+        self.rules = rules
         self.ttl = ttl
         self._key = key
-        self._issuer = issuer
-        self._audience = audience
-        self._tier_claim = tier_claim
         self._clock = clock
 
     def issue(self, identity: Identity) -> str:
-        now = int(self._clock())
+        now, rules = int(self._clock()), self.rules
         claims: dict[str, Any] = {"sub": identity.subject, "iat": now, "nbf": now}
         claims["exp"] = now + int(self.ttl)
-        if identity.tier is not None:
-            claims[self._tier_claim] = identity.tier
-        if self._issuer is not None:
-            claims["iss"] = self._issuer
-        if self._audience is not None:
-            claims["aud"] = self._audience
-        return jwt.encode(claims, self._key, algorithm=self.algorithm)
+        optional = {rules.tier_claim: identity.tier, "iss": rules.issuer, "aud": rules.audience}
+        claims.update({name: value for name, value in optional.items() if value is not None})
+        return jwt.encode(claims, self._key, algorithm=rules.algorithm)

@@ -31,6 +31,7 @@ from reference.gateway.services.auth.authenticator import Authenticator
 from reference.gateway.services.auth.authorizer import AccessPolicy
 from reference.gateway.services.auth.bearer import (
     JwtIssuer,
+    JwtRules,
     JwtVerifier,
     KeyConfigError,
     load_key,
@@ -102,14 +103,10 @@ def policy_from_settings(
         key = load_key(
             algorithm, secret=secret, pem=_read(settings.jwt_public_key_file), private=False
         )
-        common = {
-            "issuer": settings.jwt_issuer,
-            "audience": settings.jwt_audience,
-            "tier_claim": settings.jwt_tier_claim,
-        }
-        users.append(
-            JwtVerifier(algorithm=algorithm, key=key, leeway=settings.jwt_leeway, **common)
+        rules = JwtRules(
+            algorithm, settings.jwt_issuer, settings.jwt_audience, settings.jwt_tier_claim
         )
+        users.append(JwtVerifier(rules, key, leeway=settings.jwt_leeway))
         signing = None
         if algorithm == "HS256":
             signing = key
@@ -117,7 +114,7 @@ def policy_from_settings(
             pem = _read(settings.jwt_private_key_file)
             signing = load_key(algorithm, secret=None, pem=pem, private=True)
         if keys is not None and signing is not None:
-            issuer = JwtIssuer(algorithm=algorithm, key=signing, ttl=settings.login_ttl, **common)
+            issuer = JwtIssuer(rules, signing, ttl=settings.login_ttl)
             login = Login(keys, issuer)
     workers = WorkerTokens(settings.worker_tokens) if settings.worker_tokens else None
     failures = FailedAuthLimiter(rate=settings.failure_rate, burst=settings.failure_burst)
