@@ -76,12 +76,17 @@ async def _generate(
     warmup: float,
     duration: float,
     server_pid: int | None = None,
+    header: str = "",
 ) -> dict[str, Any]:
-    """Drive the server; CPU (its own and ``server_pid``'s) is read over the measured window."""
+    """Drive the server; CPU (its own and ``server_pid``'s) is read over the measured window.
+
+    ``header`` (``Name: value``) is sent on every request, a bearer token say.
+    """
     server_cpu = _cpu_clock(server_pid)
+    extra = f"{header}\r\n" if header else ""
     request = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(PAYLOAD)}\r\n\r\n"
+        f"{extra}Content-Length: {len(PAYLOAD)}\r\n\r\n"
     ).encode() + PAYLOAD
     stats: dict[str, Any] = {"stop": False, "measuring": False, "latencies": [], "errors": 0}
     loop = asyncio.get_running_loop()

@@ -73,14 +73,14 @@ async def _invoke_until_ok(client: httpx.AsyncClient, url: str, deadline: float)
         await asyncio.sleep(0.005)
 
 
-async def cold_starts(orchestrator_url: str, count: int) -> list[float]:
+async def cold_starts(orchestrator_url: str, count: int, token: str) -> list[float]:
     import httpx
 
     from reference.gateway.services.orchestrator_client import ProvisionClient
 
     samples = []
     async with (
-        ProvisionClient(orchestrator_url) as provisioner,
+        ProvisionClient(orchestrator_url, token=token) as provisioner,
         httpx.AsyncClient(trust_env=False, timeout=30) as client,
     ):
         for _ in range(count):
@@ -127,7 +127,7 @@ def _ratio(candidate: float, baseline: float) -> str:
     return f"{candidate / baseline:8.2f}x" if baseline else "     n/a"
 
 
-async def _run(args: argparse.Namespace, orchestrator_url: str, redis_url: str) -> None:
+async def _run(args: argparse.Namespace, orchestrator_url: str, token: str, redis_url: str) -> None:
     from reference.gateway.backends.docker import DockerBackend
     from reference.gateway.backends.process import ProcessBackend
     from reference.gateway.models import FunctionEntity, ScalingConfig
@@ -139,7 +139,7 @@ async def _run(args: argparse.Namespace, orchestrator_url: str, redis_url: str) 
     )
 
     print(f"cold start, provision -> first successful call, {args.containers} containers")
-    cold = await cold_starts(orchestrator_url, args.containers)
+    cold = await cold_starts(orchestrator_url, args.containers, token)
     print(f"  docker (orchestrator)   {_ms(cold)}")
 
     echo = FunctionEntity(
@@ -150,7 +150,8 @@ async def _run(args: argparse.Namespace, orchestrator_url: str, redis_url: str) 
     functions = {"echo": echo}
     print(f"warm invocation (acquire + POST + release), {args.calls} calls, one worker")
     docker_warm = await warm_calls(
-        DockerBackend(functions, orchestrator_url=orchestrator_url, adopt=False), args.calls
+        DockerBackend(functions, orchestrator_url=orchestrator_url, adopt=False, token=token),
+        args.calls,
     )
     process_warm = await warm_calls(ProcessBackend(functions), args.calls)
     print(f"  docker backend          {_ms(docker_warm)}")
@@ -205,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             ) as orchestrator,
             RedisServer(labels) as redis_server,
         ):
-            asyncio.run(_run(args, orchestrator.url, redis_server.url))
+            asyncio.run(_run(args, orchestrator.url, orchestrator.token, redis_server.url))
     finally:
         with contextlib.suppress(Exception):
             remove_labelled(client, SUITE_LABEL, SUITE)

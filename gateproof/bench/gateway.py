@@ -1,10 +1,13 @@
 """`gateproof bench gateway`: the reference gateway beside a direct worker and a naive proxy.
 
-Five phases, one load generator, same machine, same run:
+Six phases, one load generator, same machine, same run:
 
 * **direct**: one runtime worker (``echo``), called on its invoke path;
 * **gateway**: ``gateproof serve`` (process backend, ``echo`` pool kept warm),
   called on ``POST /2015-03-31/functions/echo/invocations``;
+* **gateway with JWT auth**: the same with HS256 bearer tokens required, each
+  connection sending one valid token (verified once, then cached until it
+  expires), so ``auth / gateway`` in CPU per call is what authentication costs;
 * **naive proxy**, **ASGI forwarder**, **raw forwarder**: the baselines of
   :mod:`gateproof.bench._baselines`. The ASGI forwarder forwards on the same
   server and transport as the gateway and does nothing else, so
@@ -44,6 +47,8 @@ PAYLOAD = b'{"message":"hello from the benchmark","n":12345}'
 TARGET_VS_DIRECT = 0.5
 TARGET_VS_NAIVE = 3.0
 TARGET_RSS_MB = 200.0
+TARGET_AUTH_OVERHEAD = 0.10  # JWT auth adds at most 10% CPU per call
+_BENCH_SECRET = "bench-only-hs256-secret-not-for-use-" + "0" * 16
 FLOORS = {  # role in gateproof.bench._baselines: row label
     "asgi-forwarder": "bare ASGI forwarder (uvicorn)",
     "raw-forwarder": "raw asyncio forwarder",
@@ -116,21 +121,32 @@ def run(args: argparse.Namespace) -> int:
         direct = _phase(worker, invoke, args)
         with _gateway(args.workers) as gateway:
             through = _phase(gateway, echo, args)
+        with _gateway(args.workers, auth=True) as gateway:
+            authed = _phase(gateway, echo, args, header=f"Authorization: Bearer {_bench_token()}")
         with _baseline("naive-proxy", worker[0]) as naive_proxy:
             naive = _phase(naive_proxy, "/proxy", args)
         floors = []
         for role, label in FLOORS.items():
             with _baseline(role, worker[0]) as forwarder:
                 floors.append((label, _phase(forwarder, "/", args)))
-    ok = _report(args, direct, through, naive, floors)
+    ok = _report(args, direct, through, naive, floors, authed)
     return EXIT_FAILED if args.check and not ok else EXIT_OK
 
 
-def _phase(server: tuple[int, int], path: str, args: argparse.Namespace) -> Figures:
+def _bench_token() -> str:
+    import jwt
+
+    claims = {"sub": "bench", "tier": "default", "exp": int(time.time()) + 3600}
+    return jwt.encode(claims, _BENCH_SECRET, algorithm="HS256")
+
+
+def _phase(
+    server: tuple[int, int], path: str, args: argparse.Namespace, header: str = ""
+) -> Figures:
     """Drive the server at ``server`` (port, pid); its CPU and peak memory join the figures."""
     port, pid = server
     with _RssSampler(pid) as sampler:
-        figures = _load(port, path, args, pid)
+        figures = _load(port, path, args, pid, header)
     return replace(figures, peak_mb=sampler.peak_mb)
 
 
@@ -140,6 +156,7 @@ def _report(
     through: Figures,
     naive: Figures,
     floors: list[tuple[str, Figures]] | None = None,
+    authed: Figures | None = None,
 ) -> bool:
     """Print the table, the targets and the ceilings; True when every target is met."""
     floors = floors or []
@@ -151,6 +168,7 @@ def _report(
     rows = [
         ("direct to worker", direct),
         (f"gateway ({args.workers} warm workers)", through),
+        *([("gateway with JWT auth", authed)] if authed is not None else []),
         ("naive FastAPI+httpx proxy", naive),
         *floors,
     ]
@@ -171,6 +189,12 @@ def _report(
                through.peak_mb < TARGET_RSS_MB),
         _check("errors", str(errors), "0", errors == 0),
     ]  # fmt: skip
+    if authed is not None and through.server_us_per_call:
+        overhead = authed.server_us_per_call / through.server_us_per_call - 1
+        checks.append(
+            _check("JWT auth CPU per call", f"{overhead:+.0%}",
+                   f"<= +{TARGET_AUTH_OVERHEAD:.0%}", overhead <= TARGET_AUTH_OVERHEAD)
+        )  # fmt: skip
     _print_ceilings(through, direct, floors)
     return all(checks)
 
@@ -347,7 +371,8 @@ def _worker() -> contextlib.AbstractContextManager[tuple[int, int]]:
 
 
 @contextlib.contextmanager
-def _gateway(workers: int) -> Iterator[tuple[int, int]]:
+def _gateway(workers: int, *, auth: bool = False) -> Iterator[tuple[int, int]]:
+    """``gateproof serve``; with ``auth``, bearer JWTs (HS256) are required on every call."""
     functions = (
         "functions:\n  echo:\n    environment: {GATEPROOF_FUNCTION: echo}\n"
         f"    scaling: {{min_capacity: {workers}, max_capacity: {workers}, acquire_timeout: 30}}\n"
@@ -362,6 +387,8 @@ def _gateway(workers: int) -> Iterator[tuple[int, int]]:
         ]  # fmt: skip
         ready = re.compile(r"gateway on http://127\.0\.0\.1:(\d+)")
         env = _child_env(GATEPROOF_WORKER_READY_TIMEOUT="60")  # cold starts on a busy machine
+        if auth:
+            env["GATEPROOF_AUTH_JWT_SECRET"] = _BENCH_SECRET
         with _process(argv, env, ready, "stderr") as (port, pid):
             _wait_healthy(port)
             yield port, pid
@@ -396,13 +423,15 @@ def _wait_healthy(port: int) -> None:
     )
 
 
-def _load(port: int, path: str, args: argparse.Namespace, server_pid: int) -> Figures:
+def _load(
+    port: int, path: str, args: argparse.Namespace, server_pid: int, header: str = ""
+) -> Figures:
     """Run the load generator in its own process and read its one JSON line."""
     from gateproof.cli import EnvironmentProblem
 
     argv = [
         sys.executable, "-m", "gateproof.bench.gateway", "load", str(port), path,
-        str(args.connections), str(args.warmup), str(args.duration), str(server_pid),
+        str(args.connections), str(args.warmup), str(args.duration), str(server_pid), header,
     ]  # fmt: skip
     limit = args.warmup + args.duration + 30
     done = subprocess.run(argv, env=_child_env(), capture_output=True, text=True, timeout=limit)
@@ -450,9 +479,16 @@ def _child_main(argv: list[str]) -> None:
         from gateproof.bench._load import _generate  # asyncio and psutil: only in this child
 
         port, path, connections, warmup, duration, server_pid = argv[1:7]
+        header = argv[7] if len(argv) > 7 else ""
         figures = uvloop.run(
             _generate(
-                int(port), path, int(connections), float(warmup), float(duration), int(server_pid)
+                int(port),
+                path,
+                int(connections),
+                float(warmup),
+                float(duration),
+                int(server_pid),
+                header,
             )
         )
         print(json.dumps(figures))

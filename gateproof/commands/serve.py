@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     print(
         f"gateproof serve: gateway on http://{host}:{port} (backend {settings.backend}, "
-        f"functions {settings.functions_file}, routing {settings.routing_file}); Ctrl-C stops",
+        f"functions {settings.functions_file}, routing {settings.routing_file}, "
+        f"auth {'on' if container.access.enabled else 'off'}); Ctrl-C stops",
         file=sys.stderr,
         flush=True,
     )

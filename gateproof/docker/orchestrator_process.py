@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -43,12 +44,20 @@ class OrchestratorProcess:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "GATEPROOF_ORCHESTRATOR_INSTANCE": instance}
+        # the token callers must send: the environment's, else a new one for this process
+        self.token = env.get("GATEPROOF_ORCHESTRATOR_TOKEN") or secrets.token_urlsafe(32)
+        env["GATEPROOF_ORCHESTRATOR_TOKEN"] = self.token
         env["GATEPROOF_ORCHESTRATOR_EXTRA_LABELS"] = json.dumps(labels or {})
         for key, value in settings.items():
             env[f"GATEPROOF_ORCHESTRATOR_{key.upper()}"] = str(value)
         self._env = env
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What a client sends to be served."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     def start(self, deadline: float = 20.0) -> OrchestratorProcess:
         """Start it and wait until ``/health`` answers (it has cleaned its leftovers by then)."""

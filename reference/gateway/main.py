@@ -12,32 +12,38 @@ from fastapi import FastAPI
 
 from reference.gateway.api.errors import install_error_handlers
 from reference.gateway.api.middleware import GatewayMiddleware
+from reference.gateway.api.routers import auth as auth_api
 from reference.gateway.api.routers import lambda_api, routed, system
 from reference.gateway.api.shortcut import RouteShortcut
 from reference.gateway.core.access_log import configure_access_log
 from reference.gateway.core.factory import ServiceContainer, create_container
 from reference.gateway.core.settings import GatewaySettings
+from reference.gateway.services.auth import AuthSettings
 
 __all__ = ["create_app"]
 
 
 def create_app(
-    settings: GatewaySettings | None = None, *, container: ServiceContainer | None = None
+    settings: GatewaySettings | None = None,
+    *,
+    container: ServiceContainer | None = None,
+    auth: AuthSettings | None = None,
 ) -> FastAPI:
     """A gateway app; its lifespan starts and stops the container's services.
 
+    ``auth`` overrides the ``GATEPROOF_AUTH_*`` settings.
     Without ``container`` the app builds its own (config errors surface here,
     not at the first request) and a fresh one for every later lifespan, so a
     test client may start and stop the app many times.
     """
     settings = settings or (container.settings if container else GatewaySettings())
     owns_container = container is None
-    first = container or create_container(settings)
+    first = container or create_container(settings, auth=auth)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owns_container and app.state.container.entered:
-            app.state.container = create_container(settings)
+            app.state.container = create_container(settings, auth=auth)
         async with app.state.container:
             yield
 
@@ -55,5 +61,6 @@ def create_app(
         configure_access_log()
     app.include_router(lambda_api.router)  # the hot path (served by RouteShortcut)
     app.include_router(system.router)
+    app.include_router(auth_api.router)  # answers 404 unless API keys and JWTs are configured
     app.include_router(routed.router)  # the catch-all: always last
     return app

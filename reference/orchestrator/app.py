@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import docker
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 
 from reference.orchestrator.containers import (
     ContainerManager,
@@ -56,10 +60,50 @@ def _provision_errors() -> Iterator[None]:
         raise HTTPException(503, {"code": "provision_failed", "message": str(error)}) from None
 
 
+def write_token_file(path: Path, token: str) -> None:
+    """Write ``token`` readable by this user only (the directory too)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(token)
+    partial.replace(path)
+
+
+def resolve_token(settings: OrchestratorSettings) -> str:
+    """The configured token, or a new one written to ``token_file`` for the gateway."""
+    if settings.token is not None:
+        return settings.token.get_secret_value()
+    token = secrets.token_urlsafe(32)
+    write_token_file(settings.token_file, token)
+    log.warning(
+        "orchestrator: no GATEPROOF_ORCHESTRATOR_TOKEN set; generated one and wrote it to %s, "
+        "where the gateway's Docker backend reads it (GATEPROOF_DOCKER_ORCHESTRATOR_TOKEN_FILE)",
+        settings.token_file,
+    )
+    return token
+
+
 def create_app(
-    settings: OrchestratorSettings | None = None, client: docker.DockerClient | None = None
+    settings: OrchestratorSettings | None = None,
+    client: docker.DockerClient | None = None,
+    *,
+    token: str | None = None,
 ) -> FastAPI:
+    """The orchestrator; every route but ``/health`` needs ``Authorization: Bearer <token>``."""
     settings = settings or OrchestratorSettings()
+    expected = (token or resolve_token(settings)).encode()
+
+    def require_token(request: Request) -> None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected):
+            raise HTTPException(
+                401,
+                {"code": "unauthorized", "message": "send the orchestrator's bearer token"},
+                headers={"WWW-Authenticate": 'Bearer realm="gateproof-orchestrator"'},
+            )
+
+    guarded = [Depends(require_token)]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,7 +129,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok", "instance": settings.instance}
 
-    @app.post("/containers/provision", response_model=ProvisionResponse)
+    @app.post("/containers/provision", response_model=ProvisionResponse, dependencies=guarded)
     async def provision(body: ProvisionRequest, request: Request) -> ProvisionResponse:
         with _provision_errors():
             workers = await manager_of(request).provision(
@@ -93,22 +137,22 @@ def create_app(
             )
         return ProvisionResponse(workers=workers)
 
-    @app.post("/containers/ensure", response_model=EnsureResponse)
+    @app.post("/containers/ensure", response_model=EnsureResponse, dependencies=guarded)
     async def ensure(body: EnsureRequest, request: Request) -> EnsureResponse:
         with _provision_errors():
             worker = await manager_of(request).ensure(body.function_name, body.image, body.env)
         return EnsureResponse(host=worker.host, port=worker.port, id=worker.id)
 
-    @app.post("/containers/heartbeat", response_model=HeartbeatResponse)
+    @app.post("/containers/heartbeat", response_model=HeartbeatResponse, dependencies=guarded)
     async def heartbeat(body: HeartbeatRequest, request: Request) -> HeartbeatResponse:
         alive, missing = await manager_of(request).heartbeat(body.ids)
         return HeartbeatResponse(alive=alive, missing=missing)
 
-    @app.get("/containers/sync", response_model=SyncResponse)
+    @app.get("/containers/sync", response_model=SyncResponse, dependencies=guarded)
     async def sync(request: Request, function: str | None = None) -> SyncResponse:
         return SyncResponse(workers=await manager_of(request).sync(function))
 
-    @app.delete("/containers/{container_id}", status_code=204)
+    @app.delete("/containers/{container_id}", status_code=204, dependencies=guarded)
     async def delete(container_id: str, request: Request) -> Response:
         try:
             await manager_of(request).remove(container_id)

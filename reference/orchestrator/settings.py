@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["LABEL", "OrchestratorSettings"]
+__all__ = ["DEFAULT_TOKEN_FILE", "LABEL", "OrchestratorSettings"]
+
+# where an orchestrator with no configured token writes the one it generates, and where
+# the gateway's Docker backend looks for it: the same user on the same machine
+DEFAULT_TOKEN_FILE = Path.home() / ".gateproof" / "orchestrator.token"
 
 LABEL = "org.gateproof.orchestrator"  # its value is the instance name
 FUNCTION_LABEL = "org.gateproof.function"
@@ -36,3 +42,11 @@ class OrchestratorSettings(BaseSettings):
     )
     reap_interval: float = Field(default=5.0, gt=0)
     max_batch: int = Field(default=32, ge=1, description="Most containers per provision call.")
+    token: SecretStr | None = Field(
+        default=None,
+        description="The bearer token callers must send; generated at start when unset.",
+    )
+    token_file: Path = Field(
+        default=DEFAULT_TOKEN_FILE,
+        description="Where a generated token is written (mode 0600) for the gateway to read.",
+    )

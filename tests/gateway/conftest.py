@@ -15,11 +15,12 @@ from reference.gateway.backends.base import InvocationBackend
 from reference.gateway.core.factory import create_container
 from reference.gateway.core.settings import GatewaySettings
 from reference.gateway.main import create_app
+from reference.gateway.services.auth import AuthSettings
 
 
 @pytest.fixture
 def make_gateway(tmp_path: Path) -> GatewayFactory:
-    """``async with make_gateway(functions=..., with_backend=..., **settings) as gw:``."""
+    """``async with make_gateway(functions=..., with_backend=..., auth=..., **settings) as gw:``."""
 
     @asynccontextmanager
     async def factory(
@@ -27,6 +28,7 @@ def make_gateway(tmp_path: Path) -> GatewayFactory:
         functions: str = FUNCTIONS,
         routing: str = ROUTING,
         with_backend: InvocationBackend | None = None,
+        auth: AuthSettings | None = None,
         **settings: Any,
     ) -> AsyncIterator[Gateway]:
         (tmp_path / "functions.yml").write_text(functions)
@@ -36,7 +38,7 @@ def make_gateway(tmp_path: Path) -> GatewayFactory:
             routing_file=tmp_path / "routing.yml",
             **{"backend": "inprocess", "access_log": False, **settings},
         )
-        container = create_container(config, backend=with_backend)
+        container = create_container(config, backend=with_backend, auth=auth)
         app = create_app(config, container=container)
         transport = httpx.ASGITransport(app)
         async with app.router.lifespan_context(app):

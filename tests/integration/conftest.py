@@ -10,6 +10,7 @@ the start (leftovers of a crashed run) and at the end, pass or fail.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -63,6 +64,18 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if not IN_CI and not engine_answers():
         return f"integration: no Docker engine answers, the suite is skipped; {enable_hint()}"
     return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def orchestrator_token() -> Iterator[str]:
+    """One token for the session: every orchestrator process serves it (it reads
+    ``GATEPROOF_ORCHESTRATOR_TOKEN``) and every Docker backend sends it (it reads
+    ``GATEPROOF_DOCKER_ORCHESTRATOR_TOKEN``), as a deployment would configure both."""
+    token = secrets.token_urlsafe(32)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GATEPROOF_ORCHESTRATOR_TOKEN", token)
+        patch.setenv("GATEPROOF_DOCKER_ORCHESTRATOR_TOKEN", token)
+        yield token
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,12 @@ INVOKE = "/2015-03-31/functions/function/invocations"
 
 
 def provision(orchestrator: OrchestratorProcess, **body: object) -> httpx.Response:
-    return httpx.post(f"{orchestrator.url}/containers/provision", json=body, timeout=60)
+    return httpx.post(
+        f"{orchestrator.url}/containers/provision",
+        json=body,
+        timeout=60,
+        headers=orchestrator.headers,
+    )
 
 
 def ours(client: docker.DockerClient, instance: str = "itest") -> list:
@@ -42,8 +47,26 @@ def test_provisioned_workers_are_labelled_loopback_only_and_answer(
         assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
         reply = httpx.post(f"http://127.0.0.1:{worker['port']}{INVOKE}", json={"hi": 1})
         assert reply.json() == {"hi": 1}
-    synced = httpx.get(f"{orchestrator.url}/containers/sync").json()["workers"]
+    synced = httpx.get(f"{orchestrator.url}/containers/sync", headers=orchestrator.headers).json()[
+        "workers"
+    ]
     assert {w["id"] for w in synced} == {w["id"] for w in workers}
+
+
+def test_a_caller_without_the_token_is_refused_and_nothing_starts(
+    orchestrator: OrchestratorProcess, docker_client: docker.DockerClient
+) -> None:
+    before = {c.id for c in ours(docker_client)}
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}):
+        answer = httpx.post(
+            f"{orchestrator.url}/containers/provision",
+            json={"function": "echo"},
+            headers=headers,
+            timeout=60,
+        )
+        assert answer.status_code == 401 and answer.json()["detail"]["code"] == "unauthorized"
+        assert orchestrator.token not in answer.text
+    assert {c.id for c in ours(docker_client)} == before
 
 
 def test_a_worker_that_never_becomes_ready_is_removed_and_the_caller_gets_503(
@@ -72,10 +95,16 @@ def test_ensure_starts_one_worker_then_returns_the_same_one(
     orchestrator: OrchestratorProcess, docker_client: docker.DockerClient
 ) -> None:
     first = httpx.post(
-        f"{orchestrator.url}/containers/ensure", json={"function_name": "echo"}, timeout=60
+        f"{orchestrator.url}/containers/ensure",
+        json={"function_name": "echo"},
+        timeout=60,
+        headers=orchestrator.headers,
     ).json()
     second = httpx.post(
-        f"{orchestrator.url}/containers/ensure", json={"function_name": "echo"}, timeout=60
+        f"{orchestrator.url}/containers/ensure",
+        json={"function_name": "echo"},
+        timeout=60,
+        headers=orchestrator.headers,
     ).json()
     assert first == second
     assert first["host"] == "127.0.0.1" and first["port"] > 0
@@ -90,11 +119,23 @@ def test_heartbeat_reports_gone_workers_and_delete_removes_only_ours(
         "gateproof/base:bookworm", ["sleep", "60"], detach=True, labels=labels
     )
     beat = httpx.post(
-        f"{orchestrator.url}/containers/heartbeat", json={"ids": [worker["id"], "nope"]}
+        f"{orchestrator.url}/containers/heartbeat",
+        json={"ids": [worker["id"], "nope"]},
+        headers=orchestrator.headers,
     ).json()
     assert beat == {"alive": [worker["id"]], "missing": ["nope"]}
-    assert httpx.delete(f"{orchestrator.url}/containers/{stranger.id}").status_code == 404
-    assert httpx.delete(f"{orchestrator.url}/containers/{worker['id']}").status_code == 204
+    assert (
+        httpx.delete(
+            f"{orchestrator.url}/containers/{stranger.id}", headers=orchestrator.headers
+        ).status_code
+        == 404
+    )
+    assert (
+        httpx.delete(
+            f"{orchestrator.url}/containers/{worker['id']}", headers=orchestrator.headers
+        ).status_code
+        == 204
+    )
     assert ours(docker_client) == []
     stranger.reload()
     assert stranger.status == "running"
@@ -132,7 +173,11 @@ def test_idle_containers_are_stopped_unless_heartbeats_keep_them(
     def heartbeat() -> None:  # its own thread: a slow docker listing must not delay it
         while not stop.wait(0.2):
             with contextlib.suppress(httpx.HTTPError):
-                httpx.post(f"{orchestrator.url}/containers/heartbeat", json={"ids": [kept["id"]]})
+                httpx.post(
+                    f"{orchestrator.url}/containers/heartbeat",
+                    json={"ids": [kept["id"]]},
+                    headers=orchestrator.headers,
+                )
 
     beating = threading.Thread(target=heartbeat, daemon=True)
     beating.start()
@@ -165,6 +210,7 @@ def test_the_orchestrator_image_provisions_through_the_mounted_socket(
         environment={
             "GATEPROOF_ORCHESTRATOR_INSTANCE": "itest-image",
             "GATEPROOF_ORCHESTRATOR_EXTRA_LABELS": json.dumps(labels),
+            "GATEPROOF_ORCHESTRATOR_TOKEN": "image-token",
         },
     )
     url = f"http://127.0.0.1:{port}"
@@ -178,7 +224,14 @@ def test_the_orchestrator_image_provisions_through_the_mounted_socket(
                 manager.reload()
                 pytest.fail(f"orchestrator image never answered: {manager.logs()[-800:]!r}")
             time.sleep(0.2)
-    answer = httpx.post(f"{url}/containers/provision", json={"function": "echo"}, timeout=60)
+    stranger = httpx.post(f"{url}/containers/provision", json={"function": "echo"}, timeout=60)
+    assert stranger.status_code == 401, stranger.text
+    answer = httpx.post(
+        f"{url}/containers/provision",
+        json={"function": "echo"},
+        timeout=60,
+        headers={"Authorization": "Bearer image-token"},
+    )
     assert answer.status_code == 200, answer.text
     worker = answer.json()["workers"][0]
     assert docker_client.containers.get(worker["id"]).labels[LABEL] == "itest-image"

@@ -220,3 +220,49 @@ async def test_a_fail_closed_gateway_refuses_while_redis_is_down_and_counts_it(
                 await asyncio.sleep(0.1)
                 answer = await client.post(path, json={})
             assert answer.status_code == 200, "no recovery without a gateway restart"
+
+
+async def test_authenticated_users_spend_their_own_redis_buckets_under_concurrency(
+    redis_server: RedisServer, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two users of two tiers through the real gateway: each gets exactly their own burst."""
+    from reference.gateway.core.settings import GatewaySettings
+    from reference.gateway.main import create_app
+    from reference.gateway.services.auth import AuthSettings
+    from reference.gateway.services.auth.authenticator import hash_secret
+
+    keys = {"ann": "gpk_ann_" + "a" * 30, "ben": "gpk_ben_" + "b" * 30}
+    tiers = {"ann": "pro", "ben": "free"}
+    entries = [{"user": u, "tier": tiers[u], "sha256": hash_secret(k)} for u, k in keys.items()]
+    (tmp_path / "functions.yml").write_text(
+        "functions:\n  echo: {environment: {GATEPROOF_FUNCTION: echo}}\n"
+    )
+    (tmp_path / "routing.yml").write_text("routes: []\n")
+    monkeypatch.setenv("GATEPROOF_RATELIMIT_ENABLED", "true")
+    monkeypatch.setenv("GATEPROOF_RATELIMIT_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("GATEPROOF_RATELIMIT_DEFAULT_TIER", "free")
+    monkeypatch.setenv(
+        "GATEPROOF_RATELIMIT_TIERS",
+        '{"free": {"rate": 0.001, "burst": 5}, "pro": {"rate": 0.001, "burst": 12}}',
+    )
+    settings = GatewaySettings(
+        backend="inprocess",
+        access_log=False,
+        functions_file=tmp_path / "functions.yml",
+        routing_file=tmp_path / "routing.yml",
+    )
+    app = create_app(settings, auth=AuthSettings(api_keys=entries))
+    url = "/2015-03-31/functions/echo/invocations"
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+
+            async def burst(user: str) -> list[int]:
+                calls = [
+                    client.post(url, headers={"X-Api-Key": keys[user]}, json={}) for _ in range(20)
+                ]
+                return [r.status_code for r in await asyncio.gather(*calls)]
+
+            ann, ben = await asyncio.gather(burst("ann"), burst("ben"))
+    assert (ann.count(200), ann.count(429)) == (12, 8)
+    assert (ben.count(200), ben.count(429)) == (5, 15)

@@ -111,6 +111,22 @@ def test_the_report_says_how_much_cpu_is_left_for_the_gateways_own_work(
     assert "leaving -33 us" in out and "no room for the gateway's own work" in out
 
 
+def test_the_report_judges_the_cpu_that_jwt_auth_adds_per_call(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gateway = phase(2_000, cpu=0.9)  # 450 us a call
+    cheap = phase(2_000, cpu=0.945)  # 472.5 us: +5%
+    assert _report(_args(), phase(3_000), gateway, phase(100), [], cheap)
+    out = capsys.readouterr().out
+    assert re.search(r"gateway with JWT auth +2000 .* 94% +472\n", out)
+    assert re.search(r"JWT auth CPU per call +\+5% +target <= \+10% +met", out)
+    costly = phase(2_000, cpu=1.08)  # 540 us: +20%
+    assert not _report(_args(), phase(3_000), gateway, phase(100), [], costly)
+    assert re.search(
+        r"JWT auth CPU per call +\+20% +target <= \+10% +MISSED", capsys.readouterr().out
+    )
+
+
 def test_errors_in_any_phase_miss_the_errors_target(capsys: pytest.CaptureFixture[str]) -> None:
     floors = [("raw asyncio forwarder", phase(9_000, errors=3))]
     assert not _report(_args(), phase(10_000), phase(6_000), phase(1_000), floors)

@@ -218,10 +218,14 @@ async def api(ready_port: int) -> AsyncIterator[tuple[httpx.AsyncClient, FakeCon
     containers = FakeContainers(ready_port, fail_on=2)
     leftover = FakeContainer(containers, "gp-echo-old", {LABEL: "unit"}, ready_port)
     containers.all[leftover.id] = leftover
-    app = create_app(OrchestratorSettings(instance="unit"), FakeDocker(containers))  # type: ignore[arg-type]
+    settings = OrchestratorSettings(instance="unit", token="unit-token")
+    app = create_app(settings, FakeDocker(containers))  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://o") as client:
+        token = {"Authorization": "Bearer unit-token"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://o", headers=token
+        ) as client:
             yield client, containers
 
 

@@ -30,9 +30,9 @@ class _FailingManager:
 def test_provision_and_ensure_map_engine_errors_the_same_way(
     error: Exception, status: int, code: str
 ) -> None:
-    app = create_app(client=object())  # type: ignore[arg-type]
+    app = create_app(client=object(), token="unit-token")  # type: ignore[arg-type]
     app.state.manager = _FailingManager(error)
-    client = TestClient(app)  # no lifespan: the fake manager stands in for Docker
+    client = TestClient(app, headers={"Authorization": "Bearer unit-token"})  # no lifespan
     for path, body in [
         ("/containers/provision", {"function": "f"}),
         ("/containers/ensure", {"function_name": "f"}),

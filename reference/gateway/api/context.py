@@ -38,7 +38,8 @@ async def request_to_context(request: Request, limit: int) -> InputContext:
         headers=headers,
         query_params=dict(request.query_params.items()),
         body=body,
-        user_id=headers.get("x-user-id"),
+        user_id=None,  # only an authenticator names the user, never a header
         request_id=request.state.request_id,
         path_params=dict(request.path_params),
+        client=request.client.host if request.client else None,
     )

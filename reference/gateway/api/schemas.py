@@ -8,10 +8,12 @@ from pydantic import BaseModel
 
 from reference.gateway.core.errors import (
     BadRequest,
+    Forbidden,
     GatewayError,
     NoCapacity,
     PayloadTooLarge,
     RateLimited,
+    Unauthorized,
     UnknownFunction,
     WorkerError,
     WorkerTimeout,
@@ -30,6 +32,8 @@ def _error(error: type[GatewayError], why: str) -> dict[str, Any]:
 
 
 INVOKE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _error(Unauthorized, "missing or invalid credentials; see WWW-Authenticate"),
+    403: _error(Forbidden, "the caller's tier may not call this function"),
     404: _error(UnknownFunction, "unknown function or route"),
     413: _error(PayloadTooLarge, "body over the size limit"),
     422: _error(BadRequest, "malformed request or function name"),

@@ -25,9 +25,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reference.gateway.backends.base import WorkerInfo
@@ -40,6 +41,7 @@ from reference.gateway.services.orchestrator_client import (
     RemoteWorker,
 )
 from reference.gateway.services.pool import PoolManager
+from reference.orchestrator.settings import DEFAULT_TOKEN_FILE  # the contract's one constant
 
 __all__ = [
     "DockerBackend",
@@ -60,6 +62,17 @@ class DockerBackendSettings(BaseSettings):
     heartbeat_interval: float = Field(default=5.0, gt=0)
     provision_timeout: float = Field(default=30.0, gt=0)
     adopt: bool = True
+    orchestrator_token: SecretStr | None = None
+    orchestrator_token_file: Path = DEFAULT_TOKEN_FILE
+
+    def token(self) -> str | None:
+        """The configured token, else the one the orchestrator wrote to its token file."""
+        if self.orchestrator_token is not None:
+            return self.orchestrator_token.get_secret_value()
+        try:
+            return self.orchestrator_token_file.read_text().strip() or None
+        except OSError:
+            return None
 
 
 class DockerBackend:
@@ -73,10 +86,13 @@ class DockerBackend:
         heartbeat_interval: float = 5.0,
         provision_timeout: float = 30.0,
         adopt: bool = True,
+        token: str | None = None,
     ) -> None:
+        """``token`` defaults to the settings' (``GATEPROOF_DOCKER_ORCHESTRATOR_TOKEN[_FILE]``)."""
         self.functions = dict(functions)
-        self.provisioner = ProvisionClient(orchestrator_url, timeout=provision_timeout)
-        self.heartbeats = HeartbeatClient(orchestrator_url)
+        token = token or DockerBackendSettings().token()
+        self.provisioner = ProvisionClient(orchestrator_url, timeout=provision_timeout, token=token)
+        self.heartbeats = HeartbeatClient(orchestrator_url, token=token)
         self.pools: PoolManager[WorkerInfo] = PoolManager(self._provision)
         for name, function in self.functions.items():
             self.pools.add(name, function.scaling)
@@ -98,6 +114,7 @@ class DockerBackend:
             heartbeat_interval=settings.heartbeat_interval,
             provision_timeout=settings.provision_timeout,
             adopt=settings.adopt,
+            token=settings.token(),
         )
 
     # -- the InvocationBackend contract ------------------------------------------

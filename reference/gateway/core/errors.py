@@ -14,6 +14,7 @@ __all__ = [
     "BackendUnavailable",
     "BadRequest",
     "BreakerOpen",
+    "Forbidden",
     "FunctionError",
     "GatewayError",
     "InvalidFunctionName",
@@ -21,6 +22,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "RouteNotFound",
+    "Unauthorized",
     "UnknownFunction",
     "WorkerError",
     "WorkerTimeout",
@@ -76,6 +78,25 @@ class PayloadTooLarge(GatewayError):
     def over(cls, limit: int) -> PayloadTooLarge:
         """The error for a body larger than ``limit`` bytes."""
         return cls(f"the body is larger than {limit} bytes (GATEPROOF_MAX_BODY_BYTES); send less")
+
+
+class Unauthorized(GatewayError):
+    """No credentials, or credentials that do not verify; never says which, or whose."""
+
+    status, code = 401, "unauthorized"
+
+    def __init__(self, message: str, *, challenge: str = 'Bearer realm="gateproof"') -> None:
+        super().__init__(message)
+        self.challenge = challenge
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge}
+
+
+class Forbidden(GatewayError):
+    """A verified caller without the right to this route or function."""
+
+    status, code = 403, "forbidden"
 
 
 class RateLimited(GatewayError):

@@ -22,8 +22,11 @@ from reference.gateway.backends.base import InvocationBackend
 from reference.gateway.core.metrics import GatewayMetrics
 from reference.gateway.core.settings import GatewaySettings
 from reference.gateway.models import FunctionEntity
+from reference.gateway.services.auth import AccessPolicy, policy_from_settings
+from reference.gateway.services.auth.settings import AuthSettings, Login
 from reference.gateway.services.background import BackgroundInvocations
 from reference.gateway.services.breakers import BreakerBoard
+from reference.gateway.services.config_file import ConfigFileError
 from reference.gateway.services.event_builder import EventBuilder
 from reference.gateway.services.invoker import LambdaInvoker
 from reference.gateway.services.janitor import Janitor
@@ -99,6 +102,8 @@ class ServiceContainer:
     rate_limiter: RateLimiter
     metrics: GatewayMetrics
     janitor: Janitor
+    access: AccessPolicy = field(default_factory=AccessPolicy)
+    login: Login | None = None
     started_at: float = field(default_factory=time.time)
     entered: bool = False
 
@@ -165,11 +170,14 @@ def create_container(
     backend: InvocationBackend | None = None,
     rate_limiter: RateLimiter | None = None,
     clock: Callable[[], float] = time.monotonic,
+    auth: AuthSettings | None = None,
 ) -> ServiceContainer:
     """Read the config files and wire every service; ``backend`` overrides the setting."""
     settings = settings or GatewaySettings()
     registry = FunctionRegistry.from_file(settings.functions_file)
     routes = load_routes(settings.routing_file, registry.names)
+    access, login = policy_from_settings(auth)
+    check_access_config(access, registry, routes, settings)
     backend = backend or create_backend(settings, registry.as_mapping())
     breakers = BreakerBoard(settings.breaker, clock=clock)
     for name in registry.names:
@@ -186,9 +194,31 @@ def create_container(
     metrics = GatewayMetrics(functools.partial(pool_stats, backend), breakers.snapshots)
     limiter = rate_limiter or _configured_rate_limiter(metrics) or NoRateLimit()
     processor = GatewayRequestProcessor(
-        invoker, EventBuilder(), routes, rate_limiter=limiter, background=background
-    )
+        invoker, EventBuilder(), routes, rate_limiter=limiter, background=background,
+        access=access,
+    )  # fmt: skip
     return ServiceContainer(
         settings, registry, routes, backend, breakers, transports, invoker, processor,
-        background, limiter, metrics, Janitor(backend, settings.prune_interval),
+        background, limiter, metrics, Janitor(backend, settings.prune_interval), access, login,
     )  # fmt: skip
+
+
+def check_access_config(
+    access: AccessPolicy, registry: FunctionRegistry, routes: RouteTable, settings: GatewaySettings
+) -> None:
+    """A route or function that needs credentials the gateway cannot check stops startup."""
+    if access.enabled:
+        return
+    needing = [(settings.functions_file, f"functions.{f.name}.auth", f.auth) for f in registry]
+    needing += [
+        (settings.routing_file, f"routes[{i}].auth", r.auth) for i, r in enumerate(routes.routes)
+    ]
+    for path, key, value in needing:
+        if value in ("user", "worker"):
+            raise ConfigFileError(
+                path,
+                key,
+                f"{value!r} needs credentials, but no authentication is configured; set "
+                f"GATEPROOF_AUTH_API_KEYS_FILE, GATEPROOF_AUTH_JWT_SECRET or "
+                f"GATEPROOF_AUTH_WORKER_TOKENS (see the README), or make it public",
+            )

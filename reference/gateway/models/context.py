@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reference.gateway.models.identity import Identity
+
 
 @dataclass
 class InputContext:
@@ -15,3 +17,5 @@ class InputContext:
     user_id: str | None
     request_id: str
     path_params: dict[str, str] = field(default_factory=dict)
+    client: str | None = None  # the peer address: the bucket of anonymous callers
+    identity: Identity | None = None  # set by the authenticator, never from a header

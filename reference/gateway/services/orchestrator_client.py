@@ -63,21 +63,34 @@ class _OrchestratorClient:
         *,
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            trust_env=False,
+            headers=headers,
         )
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            return await self._http.request(method, path, **kwargs)
+            response = await self._http.request(method, path, **kwargs)
         except httpx.TransportError as error:
             raise OrchestratorUnavailableError(
                 f"orchestrator at {self.base_url} unreachable ({type(error).__name__}); "
                 f"start it with `python -m reference.orchestrator` or check "
                 f"GATEPROOF_DOCKER_ORCHESTRATOR_URL"
             ) from error
+        if response.status_code == 401:
+            raise OrchestratorUnavailableError(
+                f"orchestrator at {self.base_url} refused the gateway's token (401); set "
+                f"GATEPROOF_DOCKER_ORCHESTRATOR_TOKEN, or GATEPROOF_DOCKER_ORCHESTRATOR_TOKEN_FILE "
+                f"to the file the orchestrator wrote its token to"
+            )
+        return response
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -108,8 +121,9 @@ class ProvisionClient(_OrchestratorClient):
         *,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        token: str | None = None,
     ) -> None:
-        super().__init__(base_url, timeout=timeout, transport=transport)
+        super().__init__(base_url, timeout=timeout, transport=transport, token=token)
 
     async def provision(
         self,
@@ -159,8 +173,9 @@ class HeartbeatClient(_OrchestratorClient):
         *,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        token: str | None = None,
     ) -> None:
-        super().__init__(base_url, timeout=timeout, transport=transport)
+        super().__init__(base_url, timeout=timeout, transport=transport, token=token)
 
     async def heartbeat(self, ids: list[str]) -> tuple[list[str], list[str]]:
         """Returns ``(alive, missing)``."""

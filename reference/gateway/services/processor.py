@@ -11,6 +11,7 @@ import json
 
 from reference.gateway.core.errors import BadRequest, GatewayError
 from reference.gateway.models import InputContext, InvocationResult
+from reference.gateway.services.auth import AccessPolicy
 from reference.gateway.services.background import BackgroundInvocations
 from reference.gateway.services.event_builder import EventBuilder, proxy_response_to_result
 from reference.gateway.services.invoker import LambdaInvoker, error_result
@@ -33,12 +34,14 @@ class GatewayRequestProcessor:
         *,
         rate_limiter: RateLimiter | None = None,
         background: BackgroundInvocations | None = None,
+        access: AccessPolicy | None = None,
     ) -> None:
         self.invoker = invoker
         self.event_builder = event_builder
         self.routes = routes
         self.rate_limiter = rate_limiter or NoRateLimit()
         self.background = background or BackgroundInvocations(64)
+        self.access = access or AccessPolicy()
 
     async def process(
         self, context: InputContext, match: RouteMatch | None = None
@@ -51,6 +54,8 @@ class GatewayRequestProcessor:
         try:
             if match is None:
                 match = self.routes.match(context.path, context.method)
+            function = self.invoker.registry.get(match.route.function)
+            await self.access.admit(context, function, match.route.auth)
             _check_json(context)
             await self.rate_limiter.check(context, match.route.function)
             event = self.event_builder.build(context, match)
@@ -80,12 +85,14 @@ class GatewayRequestProcessor:
         return _ACCEPTED
 
     async def _admit(self, name: str, context: InputContext) -> None:
-        """Raises unless ``name`` may be invoked now.
+        """Raises unless ``name`` may be invoked now, by this caller.
 
         ``registry.get`` checks the name on a miss, so a malformed name is 422
-        ``invalid_function_name`` and a well-formed unknown one 404.
+        ``invalid_function_name`` and a well-formed unknown one 404. Then who
+        calls (401, 403), then how often (429).
         """
-        self.invoker.registry.get(name)
+        function = self.invoker.registry.get(name)
+        await self.access.admit(context, function)
         await self.rate_limiter.check(context, name)
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reference.gateway.core.errors import RouteNotFound
 from reference.gateway.models import FUNCTION_NAME_PATTERN
+from reference.gateway.models.function import Access
 from reference.gateway.services.config_file import (
     ConfigFileError,
     describe_validation_error,
@@ -39,6 +40,7 @@ class Route(BaseModel):
     path: str = Field(pattern=r"^/")
     method: Method = "ANY"
     function: str = Field(pattern=FUNCTION_NAME_PATTERN)
+    auth: Access | None = Field(default=None, description="who may call (default: the function's)")
 
 
 class _RoutingFile(BaseModel):

@@ -306,14 +306,26 @@ class BucketExhausted(RateLimited):
 
 
 def client_of(context: InputContext) -> str:
-    """Whose bucket a request spends: the authenticated user, else one shared anonymous one."""
-    return context.user_id or "anonymous"
+    """Whose bucket a request spends: the caller's own, so two callers never share one.
+
+    The verified identity when there is one, else the user id a service-layer
+    caller set, else the client's address (anonymous callers are limited per
+    address), else one shared bucket.
+    """
+    if context.identity is not None:
+        return f"{context.identity.kind}:{context.identity.subject}"
+    if context.user_id:
+        return f"user:{context.user_id}"
+    if context.client:
+        return f"addr:{context.client}"
+    return "anonymous"
 
 
 class TokenBucketRateLimiter:
     """The gateway's rate limiter seam over a bucket store.
 
-    ``tier_of`` picks a request's tier (default: ``default_tier`` for all).
+    ``tier_of`` picks a request's tier (default: the verified caller's tier
+    when the store knows it, else ``default_tier``).
     """
 
     def __init__(
@@ -324,7 +336,15 @@ class TokenBucketRateLimiter:
         tier_of: Callable[[InputContext], str] | None = None,
     ) -> None:
         self.store = store
-        self._tier_of = tier_of or (lambda _context: default_tier)
+        self.default_tier = default_tier
+        self._tier_of = tier_of or self._identity_tier
+
+    def _identity_tier(self, context: InputContext) -> str:
+        identity = context.identity
+        tiers = getattr(self.store, "tiers", {})
+        if identity is not None and identity.tier in tiers:
+            return identity.tier
+        return self.default_tier
 
     async def check(self, context: InputContext, function: str) -> None:
         tier = self._tier_of(context)
