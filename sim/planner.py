@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from scenarios.schema import SLO, Constant, Scenario, Trace
 from sim.distributions import rate_segments
 from sim.replications import run_jobs
 from sim.results import Estimate, function_slo, slo_checks, summarise
+
+if TYPE_CHECKING:
+    from sim.cluster import Cluster
 
 __all__ = ["FunctionPlan", "PlanPoint", "offered_load", "plan_capacity"]
 
@@ -122,18 +125,27 @@ def _meets(function: str, slo: SLO, metrics: dict[str, Estimate], *, cold_starts
 
 
 class _Evaluator:
-    def __init__(self, scenario: Scenario, replications: int, seed: int, workers, progress):
+    def __init__(
+        self, scenario: Scenario, replications: int, seed: int, workers, progress, cluster
+    ):
         self.scenario = scenario
         self.replications = replications
         self.seed = seed
         self.workers = workers
         self.progress = progress
+        self.cluster = cluster
 
     def run(self, function: str, sizes: list[tuple[int, int]], slo: SLO, *, cold: bool):
         seeds = np.random.SeedSequence(self.seed).spawn(self.replications)
         scenarios = [_only(self.scenario, function, mx, mn) for mx, mn in sizes]
         jobs = [(s, child) for s in scenarios for child in seeds]
-        runs = run_jobs(jobs, workers=self.workers, progress=self.progress, desc=f"plan {function}")
+        runs = run_jobs(
+            jobs,
+            workers=self.workers,
+            progress=self.progress,
+            desc=f"plan {function}",
+            cluster=self.cluster,
+        )
         points = []
         for index, (mx, mn) in enumerate(sizes):
             chunk = runs[index * self.replications : (index + 1) * self.replications]
@@ -151,14 +163,19 @@ def plan_capacity(
     seed: int | None = None,
     workers: int | None = None,
     progress: bool = False,
+    cluster: Cluster | None = None,
 ) -> dict[str, FunctionPlan]:
-    """The smallest ``max_capacity`` (and ``min_capacity`` for a cold-start SLO) per function."""
+    """The smallest ``max_capacity`` (and ``min_capacity`` for a cold-start SLO) per function.
+
+    ``cluster`` runs the replications on Dask (:mod:`sim.cluster`); the plan is the same.
+    """
     evaluate = _Evaluator(
         scenario,
         replications or scenario.replications,
         scenario.seed if seed is None else seed,
         workers,
         progress,
+        cluster,
     )
     plans = {}
     for function in sorted(scenario.functions):

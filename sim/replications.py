@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -18,6 +18,9 @@ from tqdm import tqdm
 from scenarios.schema import Scenario
 from sim.model import run_replication
 from sim.results import SimResult, summarise
+
+if TYPE_CHECKING:
+    from sim.cluster import Cluster
 
 __all__ = ["run_jobs", "run_replications", "simulate"]
 
@@ -29,11 +32,13 @@ def run_replications(
     *,
     workers: int | None = None,
     progress: bool = False,
+    cluster: Cluster | None = None,
 ) -> list[dict[str, Any]]:
     """Replication results in replication order; in-process when ``workers`` is 1."""
     seeds = np.random.SeedSequence(seed).spawn(replications)
     jobs = [(scenario, child) for child in seeds]
-    return run_jobs(jobs, workers=workers, progress=progress, desc=f"{scenario.name}: replications")
+    desc = f"{scenario.name}: replications"
+    return run_jobs(jobs, workers=workers, progress=progress, desc=desc, cluster=cluster)
 
 
 def run_jobs(
@@ -42,8 +47,15 @@ def run_jobs(
     workers: int | None = None,
     progress: bool = False,
     desc: str = "replications",
+    cluster: Cluster | None = None,
 ) -> list[dict[str, Any]]:
-    """Run ``run_replication(scenario, seed)`` for each job over the cores, results in order."""
+    """Run ``run_replication(scenario, seed)`` for each job, results in order.
+
+    Over this machine's cores by default, or on a Dask ``cluster``
+    (:mod:`sim.cluster`) when one is given; the results are the same.
+    """
+    if cluster is not None:
+        return cluster.run(jobs, progress=progress, desc=desc)
     workers = min(len(jobs), workers or os.cpu_count() or 1)
     bar = tqdm(
         total=len(jobs), desc=desc, unit="rep", file=sys.stderr, disable=not progress, leave=False
@@ -70,9 +82,12 @@ def simulate(
     seed: int | None = None,
     workers: int | None = None,
     progress: bool = False,
+    cluster: Cluster | None = None,
 ) -> SimResult:
     """The scenario's replications (default: its own count and seed), summarised."""
     count = replications or scenario.replications
     seed = scenario.seed if seed is None else seed
-    runs = run_replications(scenario, count, seed, workers=workers, progress=progress)
+    runs = run_replications(
+        scenario, count, seed, workers=workers, progress=progress, cluster=cluster
+    )
     return summarise(scenario, seed, runs)

@@ -5,7 +5,9 @@ utilisation 0.8 (200k requests) for this model and for Ciw on the same
 workload, and their ratio (target >= 1.5x); the wall time of a capacity plan
 over 10 pool sizes x 10 replications x 100k requests (target < 60 s on 2
 cores); the peak RSS of a 10-million-request run, measured in a child process
-(target < 300 MB).
+(target < 300 MB). With ``--scheduler local:N`` (or a scheduler address) the
+same plan also runs on that Dask cluster, timed beside the process pool in the
+same run (target: at most 1.2x the process pool's wall time).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 from gateproof.cli import EXIT_FAILED, EXIT_OK, EnvironmentProblem
 
@@ -48,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--plan-requests", type=int, default=100_000, help="per replication")
     parser.add_argument("--rss-requests", type=int, default=10_000_000)
     parser.add_argument("--workers", type=int, help="processes for the plan (default: cores)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="also run the plan on this Dask cluster: local:N or tcp://host:port",
+    )
     parser.set_defaults(func=run)
 
 
@@ -91,8 +99,8 @@ def ciw_rate(requests: int) -> tuple[int, float, str]:
     return len(simulation.get_all_records()), wall, ciw.__version__
 
 
-def plan_wall(requests: int, workers: int | None) -> tuple[float, float]:
-    """Wall seconds of the plan, and the CPU seconds its worker processes used."""
+def plan_wall(requests: int, workers: int | None, cluster: Any = None) -> tuple[float, float]:
+    """Wall seconds of the plan, and the CPU seconds its local worker processes used."""
     from scenarios.schema import SLO
     from sim.mmc import mmc_scenario
     from sim.planner import plan_capacity
@@ -102,8 +110,26 @@ def plan_wall(requests: int, workers: int | None) -> tuple[float, float]:
     ).model_copy(update={"slo": SLO(p99=3.0)})
     before = _children_cpu()
     start = time.perf_counter()
-    plan_capacity(scenario, sizes=list(range(5, 15)), replications=10, workers=workers)
+    plan_capacity(
+        scenario, sizes=list(range(5, 15)), replications=10, workers=workers, cluster=cluster
+    )
     return time.perf_counter() - start, _children_cpu() - before
+
+
+def dask_plan_wall(requests: int, address: str) -> tuple[float, float, int]:
+    """Seconds to bring the cluster up, wall seconds of the plan on it, and its workers."""
+    from sim.cluster import Cluster, SchedulerUnreachable, VersionMismatch, connect
+
+    start = time.perf_counter()
+    try:
+        with connect(address) as client:
+            cluster = Cluster(client)
+            workers = cluster.workers
+            up = time.perf_counter() - start
+            seconds, _ = plan_wall(requests, None, cluster)
+    except (SchedulerUnreachable, VersionMismatch) as error:
+        raise EnvironmentProblem(str(error)) from None
+    return up, seconds, workers
 
 
 def _children_cpu() -> float:
@@ -148,6 +174,13 @@ def run(args: argparse.Namespace) -> int:
         f"  CPU time         {cpu:>10.1f} s      (load average {load:.1f} at the start: "
         f"on {cores} idle cores the wall time is about {cpu / cores:.0f} s)"
     )
+    if args.scheduler:
+        up, on_dask, workers = dask_plan_wall(args.plan_requests, args.scheduler)
+        ratio = on_dask / seconds
+        results.append(ratio <= 1.2)
+        print(f"  on Dask ({args.scheduler}, {workers} workers; cluster up in {up:.1f} s)")
+        print(f"  wall time        {on_dask:>10.1f} s")
+        print(f"  Dask / pool      {ratio:>10.2f}x      target <= 1.2x   {_verdict(ratio <= 1.2)}")
 
     print(f"peak RSS of a {args.rss_requests:,}-request run (child process)")
     arrivals, megabytes = peak_rss(args.rss_requests)

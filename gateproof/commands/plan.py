@@ -13,7 +13,7 @@ import json
 import math
 
 from gateproof.cli import EXIT_FAILED, EXIT_OK, UsageError
-from gateproof.commands.sim import _finite, add_run_options, ensure_out, load
+from gateproof.commands.sim import _finite, add_run_options, cluster_for, ensure_out, load
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,14 +49,16 @@ def run(args: argparse.Namespace) -> int:
 
     sizes = parse_sizes(args.sizes)
     scenario = load(args)
-    plans = plan_capacity(
-        scenario,
-        sizes=sizes,
-        replications=args.replications,
-        seed=args.seed,
-        workers=args.workers,
-        progress=not args.quiet,
-    )
+    with cluster_for(args) as cluster:
+        plans = plan_capacity(
+            scenario,
+            sizes=sizes,
+            replications=args.replications,
+            seed=args.seed,
+            workers=args.workers,
+            progress=not args.quiet,
+            cluster=cluster,
+        )
     data = {
         "scenario": scenario.name,
         "replications": args.replications or scenario.replications,

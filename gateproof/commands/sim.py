@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gateproof.cli import EXIT_FAILED, EXIT_OK, UsageError
+from gateproof.cli import EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError
 
 DEFAULT_OUT = Path("reports/out/sim")
 
@@ -68,7 +71,42 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}/")
     parser.add_argument("--workers", type=int, help="processes (default: one per core)")
+    parser.add_argument(
+        "--scheduler",
+        default=os.environ.get("GATEPROOF_SCHEDULER"),
+        metavar="ADDRESS",
+        help="run the replications on a Dask cluster: tcp://host:8786, or local:N for N "
+        "local worker processes (default: $GATEPROOF_SCHEDULER, else this machine's cores)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+@contextmanager
+def cluster_for(args: argparse.Namespace) -> Iterator[Any]:
+    """The Dask cluster ``--scheduler`` names, or None for the local process pool.
+
+    Dask is imported only when a scheduler is named. A cluster that cannot be
+    used is refused before any work is sent (exit 3); afterwards the run says
+    how many replications Dask reran because their worker died.
+    """
+    if not args.scheduler:
+        yield None
+        return
+    from sim.cluster import Cluster, SchedulerUnreachable, VersionMismatch, connect
+
+    try:
+        with connect(args.scheduler) as client:
+            cluster = Cluster(client)
+            workers = cluster.workers
+            yield cluster
+            print(
+                f"ran on the Dask cluster at {args.scheduler} ({workers} workers); "
+                f"{cluster.retried} replications rerun after a worker died"
+            )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    except (SchedulerUnreachable, VersionMismatch) as error:
+        raise EnvironmentProblem(str(error)) from None
 
 
 def load(args: argparse.Namespace) -> Any:
@@ -101,13 +139,15 @@ def run(args: argparse.Namespace) -> int:
     from sim.report import format_summary
 
     scenario = load(args)
-    result = simulate(
-        scenario,
-        replications=args.replications,
-        seed=args.seed,
-        workers=args.workers,
-        progress=not args.quiet,
-    )
+    with cluster_for(args) as cluster:
+        result = simulate(
+            scenario,
+            replications=args.replications,
+            seed=args.seed,
+            workers=args.workers,
+            progress=not args.quiet,
+            cluster=cluster,
+        )
     out = ensure_out(args.out)
     data = result.as_dict()
     (out / "sim.json").write_text(json.dumps(_finite(data), indent=1))

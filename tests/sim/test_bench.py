@@ -20,3 +20,13 @@ def test_bench_sim_prints_the_model_ciw_ratio_plan_time_and_peak_rss(
     assert re.search(r"wall time\s+[\d.]+ s\s+target < 60 s\s+(PASS|FAIL)", out)
     rss = re.search(r"peak RSS\s+(\d+) MB\s+target < 300 MB\s+(PASS|FAIL)", out)
     assert rss is not None and 10 < int(rss.group(1)) < 300  # a 4000-request run is small
+
+
+def test_bench_sim_with_a_scheduler_times_the_plan_on_dask_beside_the_process_pool(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["bench", "sim", "--requests", "4000", "--plan-requests", "400"]
+    main([*argv, "--rss-requests", "4000", "--scheduler", "local:2"])
+    out = capsys.readouterr().out
+    assert re.search(r"on Dask \(local:2, 2 workers; cluster up in [\d.]+ s\)", out)
+    assert re.search(r"Dask / pool\s+[\d.]+x\s+target <= 1.2x\s+(PASS|FAIL)", out)
