@@ -228,6 +228,7 @@ class PoolHarness:
         cold_starts = self.provision_calls
         started = time.monotonic()
         call = self.pool.acquire
+        worker: Any = None
         try:
             async with asyncio.timeout(guard) as scope:
                 worker = await resolve(
@@ -236,6 +237,7 @@ class PoolHarness:
         except TimeoutError:
             if not scope.expired():
                 raise
+        if scope.expired():
             waited = time.monotonic() - started
             if self.in_flight or self.provision_calls > cold_starts:
                 rule = "acquire_timeout does not cover the cold start"

@@ -237,8 +237,6 @@ class PoolMachine(RuleBasedStateMachine):
             if self.harness is not None and not self.broken:
                 self.drain_closes_the_pool()
         finally:
-            for task in self.callers:
-                task.cancel()
             self.loop.run_until_complete(_finish(self.callers))
             if self.harness is not None:
                 self.loop.run_until_complete(self.harness.close())
@@ -246,8 +244,13 @@ class PoolMachine(RuleBasedStateMachine):
 
     @guarded
     def drain_closes_the_pool(self) -> None:
+        pending = [task for task in self.callers if not task.done()]
         self.run(self.harness.drain())
         self.loop.run_until_complete(_spin(SETTLE_TICKS))
+        served = [t for t in pending if t.done() and not t.cancelled() and not t.exception()]
+        assert not served, (
+            f"drain did not close the pool: {len(served)} pending callers were served after it"
+        )
         stuck = [task for task in self.callers if not task.done()]
         assert not stuck, f"drain left callers waiting: {len(stuck)} pending acquires never failed"
         for task in self.callers:
@@ -260,8 +263,21 @@ async def _spin(ticks: int) -> None:
         await asyncio.sleep(0)
 
 
-async def _finish(tasks: list[asyncio.Task[Any]]) -> None:
-    await asyncio.gather(*tasks, return_exceptions=True)
+async def _finish(tasks: list[asyncio.Task[Any]], rounds: int = 20) -> None:
+    """Cancel callers until they are gone.
+
+    One cancel is not always enough on Python 3.11: ``asyncio.wait_for`` returns
+    the result instead of raising when a cancel arrives just as its inner wait
+    completes (fixed in 3.12), and a pool built on it then waits on. A caller
+    still running after every round is left to the loop's shutdown.
+    """
+    for _ in range(rounds):
+        running = [task for task in tasks if not task.done()]
+        if not running:
+            return
+        for task in running:
+            task.cancel()
+        await asyncio.wait(running, timeout=0.05)
 
 
 def _not_held(harness: PoolHarness) -> list[Any]:

@@ -13,9 +13,7 @@ Defects a review of this pool finds, kept so the conformance suite can name them
 5. the cold start runs outside ``acquire_timeout``;
 6. a caller cancelled during its cold start leaks its slot (``provisioning``
    stays counted: only ``Exception`` is handled);
-7. ``drain`` returns the workers but does not close the pool;
-8. ``release`` wakes one waiter with ``notify()``: on Python < 3.13 a notified
-   waiter that is then cancelled does not pass the wake-up on.
+7. ``drain`` returns the workers but does not close the pool.
 """
 
 from __future__ import annotations
