@@ -11,6 +11,11 @@ Options, all in the "gateproof" group of ``pytest --help``:
     and shared with pytest-xdist workers); each test's schedule is derived from
     it and the test id, and a failing test's report says how to replay it.
 
+The ``repetition_seed`` fixture gives a test an integer seed of its own under
+``--shuffle-loop`` (derived from the run's seed and the test id, so each
+repetition differs and a replay of one repetition gets it back), for the
+randomness the loop does not cover: ``hypothesis.seed(repetition_seed)``.
+
 The loop is plugged in through pytest-asyncio's ``pytest_asyncio_loop_factories``
 hook (pytest-asyncio >= 1.5). The hook is registered only when shuffling is
 asked for, so without the option pytest-asyncio's default loop is untouched.
@@ -24,7 +29,7 @@ from typing import Any
 import pytest
 
 from gateproof.testing.pool_adapter import DEFAULT_POOL_IMPL, load_pool_factory
-from gateproof.testing.shuffle import ShuffledEventLoop, new_seed, schedule_seed
+from gateproof.testing.shuffle import ShuffledEventLoop, new_seed, repetition_seed, schedule_seed
 
 _SEED_KEY = "gateproof_shuffle_seed"  # how the controller hands its seed to xdist workers
 SHUFFLE_PLUGIN_NAME = "gateproof-shuffle-loop"  # reports.collector looks the plugin up by it
@@ -73,6 +78,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if seed is None:
         seed = workerinput.get(_SEED_KEY, new_seed())
     config.pluginmanager.register(ShuffleLoopPlugin(int(seed)), SHUFFLE_PLUGIN_NAME)
+
+
+@pytest.fixture(name="repetition_seed")
+def _repetition_seed(request: pytest.FixtureRequest) -> int | None:
+    """This repetition's own seed under ``--shuffle-loop``; None on the default loop."""
+    shuffler = request.config.pluginmanager.get_plugin(SHUFFLE_PLUGIN_NAME)
+    if shuffler is None:
+        return None
+    return repetition_seed(shuffler.seed, request.node.nodeid)
 
 
 class ShuffleLoopPlugin:

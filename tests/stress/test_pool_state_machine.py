@@ -16,7 +16,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -293,9 +293,17 @@ def _refusable(harness: PoolHarness) -> list[Any]:
     ]
 
 
-def test_pool_invariants_hold_under_random_interleavings(pool_factory: PoolFactory) -> None:
+def test_pool_invariants_hold_under_random_interleavings(
+    pool_factory: PoolFactory, repetition_seed: int | None
+) -> None:
     findings: dict[str, list[str]] = {}
-    run_state_machine_as_test(lambda: PoolMachine(pool_factory, findings), settings=SETTINGS)
+
+    def machine() -> PoolMachine:
+        return PoolMachine(pool_factory, findings)
+
+    if repetition_seed is not None:  # each repetition its own programs; a replay gets them back
+        machine = seed(repetition_seed)(machine)
+    run_state_machine_as_test(machine, settings=SETTINGS)
     if findings:
         lines = [
             f"- {rule} (in {len(seen)} programs): {seen[0]}"
