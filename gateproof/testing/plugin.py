@@ -5,6 +5,9 @@ Options, all in the "gateproof" group of ``pytest --help``:
 ``--pool-impl MODULE:FACTORY``
     the pool the conformance suite in ``tests/stress/`` runs against
     (default: the reference pool); see ``docs/pool-adapter.md``.
+``--breaker-impl MODULE:FACTORY``
+    the circuit breaker the suite in ``tests/breaker/`` runs against (default:
+    the reference breaker); see ``docs/breaker-adapter.md``.
 ``--shuffle-loop [--shuffle-seed N]``
     run every pytest-asyncio test on a :class:`~gateproof.testing.shuffle.ShuffledEventLoop`.
     The run's seed is printed in the header (one is drawn when none is given,
@@ -28,6 +31,11 @@ from typing import Any
 
 import pytest
 
+from gateproof.testing.breaker_adapter import (
+    DEFAULT_BREAKER_IMPL,
+    LEGACY_BREAKER_IMPL,
+    load_breaker_factory,
+)
 from gateproof.testing.pool_adapter import DEFAULT_POOL_IMPL, load_pool_factory
 from gateproof.testing.shuffle import ShuffledEventLoop, new_seed, repetition_seed, schedule_seed
 
@@ -45,6 +53,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "e.g. reference.legacy.pool:LegacyPool",
     )
     group.addoption(
+        "--breaker-impl",
+        default=DEFAULT_BREAKER_IMPL,
+        metavar="MODULE:FACTORY",
+        help=f"breaker the breaker conformance suite tests (default: {DEFAULT_BREAKER_IMPL}); "
+        f"e.g. {LEGACY_BREAKER_IMPL}",
+    )
+    group.addoption(
         "--shuffle-loop",
         action="store_true",
         default=False,
@@ -60,12 +75,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    spec = config.getoption("pool_impl")
-    if spec != DEFAULT_POOL_IMPL:
-        try:
-            load_pool_factory(spec)
-        except ValueError as error:
-            raise pytest.UsageError(str(error)) from None
+    for option, default, load in (
+        ("pool_impl", DEFAULT_POOL_IMPL, load_pool_factory),
+        ("breaker_impl", DEFAULT_BREAKER_IMPL, load_breaker_factory),
+    ):
+        spec = config.getoption(option)
+        if spec != default:
+            try:
+                load(spec)
+            except ValueError as error:
+                raise pytest.UsageError(str(error)) from None
     if not config.getoption("shuffle_loop"):
         return
     seed = config.getoption("shuffle_seed")

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
-import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
@@ -33,7 +32,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from gateproof.testing.clocks import FakeClock, patch_clock
+from gateproof.testing.clocks import FakeClock, patch_clocks_of
 from gateproof.testing.pool_adapter import AdapterOptions, PoolFactory, adapter_options, resolve
 
 __all__ = [
@@ -135,9 +134,9 @@ class PoolHarness:
         self._names: dict[int, str] = {}
         self._violations: list[str] = []
         self._restore: list[Any] = []
-        self._patch(getattr(self.factory, "__module__", None))
+        self._patch(self.factory)
         self.pool = self.factory(self.function, self.config, self._provision, clock=self.clock)
-        self._patch(type(self.pool).__module__)
+        self._patch(self.pool)
         self._acquire_takes_provision = _takes_required_argument(self._method("acquire"))
         self._prune_takes_now = _takes_argument(self._method("prune_idle"))
 
@@ -150,12 +149,9 @@ class PoolHarness:
     def _method(self, member: str) -> Any:
         return getattr(self.pool, self.options.methods.get(member, member), None)
 
-    def _patch(self, module_name: str | None) -> None:
-        if self.options.clock != "patched" or not module_name:
-            return
-        module = sys.modules.get(module_name)
-        if module is not None and not module_name.startswith("gateproof."):
-            self._restore.append(patch_clock(module, self.clock))
+    def _patch(self, thing: Any) -> None:
+        if self.options.clock == "patched":
+            self._restore.append(patch_clocks_of([thing], self.clock))
 
     async def advance(self, seconds: float) -> float:
         """Let ``seconds`` of pool time pass: the fake clock moves, or real time is slept."""
