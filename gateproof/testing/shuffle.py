@@ -47,11 +47,17 @@ __all__ = [
 
 
 class ShuffledEventLoop(asyncio.SelectorEventLoop):
-    """A selector event loop that shuffles the order of independent ready batches."""
+    """A selector event loop that shuffles the order of independent ready batches.
 
-    def __init__(self, seed: int | str = 0) -> None:
+    ``keep_batches=False`` shuffles the whole ready queue instead, as gateproof
+    did before: it also meets orders no real loop produces, and is kept only as
+    the baseline ``gateproof bench shuffle`` measures against.
+    """
+
+    def __init__(self, seed: int | str = 0, *, keep_batches: bool = True) -> None:
         super().__init__()
         self.seed = seed
+        self.keep_batches = keep_batches
         self._rng = random.Random(seed)
         self._running_batch: object | None = None  # the callback running right now
         self._batch_of: dict[int, tuple[asyncio.Handle, object]] = {}
@@ -79,7 +85,14 @@ class ShuffledEventLoop(asyncio.SelectorEventLoop):
         # _ready is the selector loop's deque of callbacks due in this iteration;
         # callbacks made ready by I/O and timers join it after the shuffle.
         ready = self._ready  # type: ignore[attr-defined]
-        if len(ready) > 1:
+        if not self.keep_batches:
+            self._batch_of.clear()
+            if len(ready) > 1:
+                callbacks = list(ready)
+                self._rng.shuffle(callbacks)
+                ready.clear()
+                ready.extend(callbacks)
+        elif len(ready) > 1:
             batches: dict[object, list[Any]] = {}
             for handle in ready:
                 _, batch = self._batch_of.pop(id(handle), (None, None))
@@ -119,10 +132,10 @@ def repetition_seed(seed: int, test_id: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def loop_factory(seed: int | str) -> Callable[[], ShuffledEventLoop]:
+def loop_factory(seed: int | str, *, keep_batches: bool = True) -> Callable[[], ShuffledEventLoop]:
     """A loop factory (as ``asyncio.Runner`` takes) for one seeded schedule."""
 
     def make() -> ShuffledEventLoop:
-        return ShuffledEventLoop(seed)
+        return ShuffledEventLoop(seed, keep_batches=keep_batches)
 
     return make

@@ -19,8 +19,16 @@ UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:locust", "-p", "no:cachepro
 
 def run_suite(*options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/breaker", "-q", "--tb=line", *UNUSED_PLUGINS]
-        + list(options),
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/breaker",
+            "-q",
+            "--tb=line",
+            *UNUSED_PLUGINS,
+            *list(options),
+        ],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(BREAKERS)},
         capture_output=True,

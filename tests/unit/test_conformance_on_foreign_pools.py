@@ -29,7 +29,8 @@ CONDITION_POOL_DEFECTS = {
     "test_an_evicted_idle_worker_is_never_handed_out_again": "evicted worker handed out again",
     "test_a_worker_evicted_after_its_hand_off_is_not_returned_to_the_waiter": "evicted worker "
     "handed out again",
-    "test_releasing_an_idle_worker_after_its_eviction_is_refused": "evicted worker handed out again",
+    "test_releasing_an_idle_worker_after_its_eviction_is_refused": "evicted worker handed "
+    "out again",
     "test_a_caller_arriving_right_after_a_release_queues_behind_the_waiter": "FIFO broken: a "
     "caller arriving after a release took the worker from the head waiter",
     "test_min_capacity_is_kept_warm": "min_capacity is never kept warm",
@@ -62,8 +63,19 @@ def run_suite(tmp_path: Path, project: str, adapter: str, *options: str) -> dict
     report = tmp_path / "junit.xml"
     env = {**os.environ, "PYTHONPATH": str(FOREIGN / project)}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/stress", "-q", "--tb=line", *UNUSED_PLUGINS]
-        + ["--pool-impl", adapter, f"--junitxml={report}", *options],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/stress",
+            "-q",
+            "--tb=line",
+            *UNUSED_PLUGINS,
+            "--pool-impl",
+            adapter,
+            f"--junitxml={report}",
+            *options,
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -5,6 +5,10 @@ condition's lock in the order they were notified, which is the order they
 arrived, so the first waiter to look finds the worker. A caller that arrives
 while anyone waits queues behind them. The cold start runs outside the lock
 and inside the acquire timeout.
+
+Known limit (its authors' note): a caller arriving exactly while woken waiters
+that found nothing go back to waiting can get ahead of them, since they rejoin
+the condition's queue at the back.
 """
 
 from __future__ import annotations
