@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from gateproof.testing.pool_adapter import load_factory
+from gateproof.testing.pool_adapter import check_choice, load_factory, marking, options_of
 
 __all__ = [
     "DEFAULT_BREAKER_IMPL",
@@ -67,28 +67,20 @@ class BreakerAdapterOptions:
     methods: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.style not in ("record", "call"):
-            raise ValueError(f"style={self.style!r}: use 'record' or 'call'")
+        check_choice("style", self.style, ("record", "call"))
         if self.style == "call" and not self.open_error:
             raise ValueError("style='call' needs open_error: the exception the breaker raises")
-        if self.clock not in ("injected", "patched", "real"):
-            raise ValueError(f"clock={self.clock!r}: use 'injected', 'patched' or 'real'")
+        check_choice("clock", self.clock, ("injected", "patched", "real"))
 
 
 def breaker_adapter(**options: Any) -> Callable[[F], F]:
     """Mark a factory with the :class:`BreakerAdapterOptions` its breaker needs."""
-    chosen = BreakerAdapterOptions(**options)
-
-    def mark(factory: F) -> F:
-        factory.gateproof_breaker_adapter = chosen  # type: ignore[attr-defined]
-        return factory
-
-    return mark
+    return marking(BreakerAdapterOptions(**options))
 
 
 def breaker_options(factory: Any) -> BreakerAdapterOptions:
-    options = getattr(factory, "gateproof_breaker_adapter", None)
-    return options if isinstance(options, BreakerAdapterOptions) else BreakerAdapterOptions()
+    """The options a breaker factory was marked with (the defaults when it was not)."""
+    return options_of(factory, BreakerAdapterOptions)
 
 
 def load_breaker_factory(spec: str) -> Callable[..., Any]:

@@ -46,6 +46,7 @@ DEFAULT_POOL_IMPL = "reference.gateway.services.pool:ContainerPool"
 ClockMode = Literal["injected", "patched", "real"]
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+Options = TypeVar("Options")
 
 
 class PoolFactory(Protocol):
@@ -83,31 +84,42 @@ class AdapterOptions:
     methods: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.clock not in ("injected", "patched", "real"):
-            raise ValueError(f"clock={self.clock!r}: use 'injected', 'patched' or 'real'")
-        if self.provision_returns not in ("worker", "list"):
-            raise ValueError(
-                f"provision_returns={self.provision_returns!r}: use 'worker' or 'list'"
-            )
-        if self.adopt_takes not in ("list", "one"):
-            raise ValueError(f"adopt_takes={self.adopt_takes!r}: use 'list' or 'one'")
+        check_choice("clock", self.clock, ("injected", "patched", "real"))
+        check_choice("provision_returns", self.provision_returns, ("worker", "list"))
+        check_choice("adopt_takes", self.adopt_takes, ("list", "one"))
 
 
-def adapter(**options: Any) -> Callable[[F], F]:
-    """Mark a factory with the :class:`AdapterOptions` its pool needs."""
-    chosen = AdapterOptions(**options)
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Refuse an adapter option outside its choices, listing them."""
+    if value not in choices:
+        listed = ", ".join(repr(choice) for choice in choices[:-1])
+        raise ValueError(f"{name}={value!r}: use {listed} or {choices[-1]!r}")
+
+
+def marking(options: object) -> Callable[[F], F]:
+    """A decorator that attaches adapter ``options`` to a factory."""
 
     def mark(factory: F) -> F:
-        factory.gateproof_adapter = chosen  # type: ignore[attr-defined]
+        factory.gateproof_adapter = options  # type: ignore[attr-defined]
         return factory
 
     return mark
 
 
-def adapter_options(factory: Any) -> AdapterOptions:
-    """The options a factory was marked with (the defaults when it was not)."""
+def options_of(factory: Any, kind: type[Options]) -> Options:
+    """The ``kind`` of options a factory was marked with (the defaults when it was not)."""
     options = getattr(factory, "gateproof_adapter", None)
-    return options if isinstance(options, AdapterOptions) else AdapterOptions()
+    return options if isinstance(options, kind) else kind()
+
+
+def adapter(**options: Any) -> Callable[[F], F]:
+    """Mark a factory with the :class:`AdapterOptions` its pool needs."""
+    return marking(AdapterOptions(**options))
+
+
+def adapter_options(factory: Any) -> AdapterOptions:
+    """The options a pool factory was marked with (the defaults when it was not)."""
+    return options_of(factory, AdapterOptions)
 
 
 async def resolve(value: T | Awaitable[T]) -> T:
