@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gateproof.testing.breaker_adapter import BreakerAdapterOptions, BreakerSpec, breaker_options
-from gateproof.testing.clocks import FakeClock, patch_clocks_of
+from gateproof.testing.clocks import REAL_TIME_SCALE, FakeClock, patch_clocks_of
 from gateproof.testing.pool_adapter import resolve
 
 __all__ = ["BreakerHarness", "CallFailed", "Outcome"]
 
 Outcome = Literal["ran", "rejected"]
-REAL_TIME_SCALE = 0.01  # real clock mode: 30 s of recovery become 0.3 s
 
 
 class CallFailed(Exception):

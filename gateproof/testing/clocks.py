@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FakeClock", "patch_clock", "patch_clocks_of"]
+__all__ = ["REAL_TIME_SCALE", "FakeClock", "patch_clock", "patch_clocks_of"]
 
+REAL_TIME_SCALE = 0.01  # "real" clock mode: timeouts of 10 s become 0.1 s of real waiting
 _CLOCK_FUNCTIONS = ("time", "monotonic", "perf_counter")
 
 

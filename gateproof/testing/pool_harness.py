@@ -32,7 +32,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from gateproof.testing.clocks import FakeClock, patch_clocks_of
+from gateproof.testing.clocks import REAL_TIME_SCALE, FakeClock, patch_clocks_of
 from gateproof.testing.pool_adapter import AdapterOptions, PoolFactory, adapter_options, resolve
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-REAL_TIME_SCALE = 0.01  # real clock mode: 10 s of idle timeout become 0.1 s
 _STATS_ALIASES = {
     "idle": ("idle", "idle_workers", "available"),
     "busy": ("busy", "in_use", "active", "busy_workers"),
