@@ -3,7 +3,6 @@ repetition exactly, and keeps its report whole when pytest crashes part way."""
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import sys
@@ -120,31 +119,3 @@ def test_a_crash_part_way_is_resumed_and_the_report_says_what_happened(tmp_path,
     assert restart["because"] == "pytest was killed by signal 9"
     assert restart["left"] >= 4
     assert "Restarted after" in (tree / "out" / "flakiness.md").read_text()
-
-
-def test_a_crash_that_comes_back_at_once_is_not_retried_and_the_loss_is_reported(
-    tmp_path, monkeypatch
-):
-    tree = write_tree(
-        tmp_path,
-        {
-            "test_crash.py": """
-                import os, signal
-
-                def test_a_first():
-                    pass
-
-                def test_b_always_kills_pytest():
-                    os.kill(os.getpid(), signal.SIGKILL)
-            """
-        },
-    )
-
-    status, report = stress(tree, monkeypatch, ".", "--count", "2")
-
-    assert report["complete"] is False
-    assert report["lost_runs"] == 2
-    assert report["lost_because"] == "pytest was killed by signal 9"
-    assert len(report["restarts"]) == 1  # one retry; it crashed before finishing a run
-    assert os.path.exists(tree / "out" / "flakiness.md")
-    assert status != EXIT_OK
