@@ -10,7 +10,8 @@ with the failure signature computed where the exception object still existed.
 Lines are JSON objects with an ``event`` field:
 
 * ``start``: ``hypothesis_seed``, ``shuffle_seed`` (as pytest parsed them), ``rootdir``;
-* ``collected``: ``count``, the number of test runs expected (repetitions included);
+* ``collected``: ``count``, the number of test runs expected (repetitions included),
+  and ``ids``, their node ids (what a restart after a crash has left to run);
 * ``collect_error``: ``nodeid``, ``message``;
 * ``report``: ``nodeid``, ``when`` (setup, call, teardown, or ``???`` for a
   crashed xdist worker), ``outcome``, ``duration``, ``xfail``, and for a failed
@@ -123,17 +124,17 @@ class ResultWriter:
             rootdir=str(config.rootpath),
         )
 
-    def _collected(self, count: int) -> None:
+    def _collected(self, ids: list[str]) -> None:
         if not self._announced_collection:
             self._announced_collection = True
-            self._write(event="collected", count=count)
+            self._write(event="collected", count=len(ids), ids=ids)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self._collected(len(session.items))
+        self._collected([item.nodeid for item in session.items])
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
-        self._collected(len(ids))
+        self._collected(list(ids))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

@@ -17,7 +17,10 @@ Top level
     when the loop was not shuffled), ``command`` (the pytest command line),
     ``pytest_exit_code``, ``count``, ``workers``, ``paths``,
     ``gateproof_version``, ``started_at``, ``collection_errors``
-    (``nodeid``, ``message``), ``tests``.
+    (``nodeid``, ``message``), ``tests``, ``lost_runs`` (expected runs with no
+    result; null when the expected number is unknown), ``lost_because`` (why,
+    null when none were lost), ``restarts`` (one per new pytest started after a
+    crash: ``after_runs``, ``because``, ``left``).
 Per test (``tests``, failing tests first)
     ``nodeid`` (pytest-repeat's ``I-N`` removed, the user's parameters kept),
     ``runs``, ``passed``, ``failed`` (the test body failed), ``errors`` (a
@@ -29,14 +32,16 @@ Per test (``tests``, failing tests first)
     slow) and ``signatures``:
     one per exception type and location, most frequent first, with
     ``type``, ``location`` (``file:line``), ``phases``, ``count`` and one
-    example ``message``.
+    example ``message``; ``failed_runs`` (the first failing repetitions, with
+    their own ``nodeid``, ``repetition`` and the ``replay`` command that runs
+    that one repetition again on the same schedule).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +51,7 @@ from reports.nodeid import repetition, strip_repetition
 
 CONFIDENCE = 0.95
 _LISTED_IN_VERDICT = 5
+_FAILED_RUNS_KEPT = 20
 
 
 @dataclass
@@ -125,8 +131,13 @@ def _consecutive(outcomes: list[tuple[int, str]]) -> int:
     return streak
 
 
-def summarize_tests(runs: Iterable[_Run], count: int) -> list[dict[str, Any]]:
-    """Per test statistics, grouping the repetitions of each test."""
+def summarize_tests(
+    runs: Iterable[_Run], count: int, replay: Callable[[str], str] | None = None
+) -> list[dict[str, Any]]:
+    """Per test statistics, grouping the repetitions of each test.
+
+    ``replay`` gives the command that reruns one repetition (by its full node id).
+    """
     repeated = count > 1
     grouped: dict[str, list[tuple[int, str, _Run]]] = {}
     for arrival, run in enumerate(runs):
@@ -153,6 +164,15 @@ def summarize_tests(runs: Iterable[_Run], count: int) -> list[dict[str, Any]]:
                 "consecutive_passes": _consecutive([(i, o) for i, o, _ in items]),
                 "seconds": round(sum(run.seconds for _, _, run in items), 3),
                 "signatures": _signatures([f for _, _, run in items for f in run.failures]),
+                "failed_runs": [
+                    {
+                        "nodeid": run.nodeid,
+                        "repetition": index,
+                        "replay": replay(run.nodeid) if replay else None,
+                    }
+                    for index, outcome, run in sorted(items, key=lambda item: item[0])
+                    if outcome in ("failed", "error")
+                ][:_FAILED_RUNS_KEPT],
             }
         )
     tests.sort(key=lambda t: (-(t["failed"] + t["errors"]), t["nodeid"]))
@@ -195,11 +215,19 @@ def verdict(report: Mapping[str, Any]) -> str:
 
 
 def build_report(
-    records: Iterable[Mapping[str, Any]], *, count: int, complete: bool, **meta: Any
+    records: Iterable[Mapping[str, Any]],
+    *,
+    count: int,
+    complete: bool,
+    replay: Callable[[str], str] | None = None,
+    **meta: Any,
 ) -> dict[str, Any]:
-    """The whole report as a JSON-ready dict; ``meta`` adds the run's description fields."""
+    """The whole report as a JSON-ready dict; ``meta`` adds the run's description fields.
+
+    ``replay`` gives the command that reruns one failing repetition.
+    """
     records = list(records)
-    tests = summarize_tests(assemble_runs(records), count)
+    tests = summarize_tests(assemble_runs(records), count, replay)
     start = next((r for r in records if r.get("event") == "start"), {})
     collected = next((r for r in records if r.get("event") == "collected"), None)
     errors = [
@@ -213,6 +241,8 @@ def build_report(
     judged = [t for t in tests if t["upper_bound_95"] is not None]
     expected = collected["count"] if collected else None
     complete = complete and not errors and (expected is None or totals["runs"] >= expected)
+    lost = max(0, expected - totals["runs"]) if expected is not None else None
+    lost_because = meta.pop("lost_because", None)
     report: dict[str, Any] = {
         "verdict": "",
         "passed_all": False,
@@ -227,6 +257,9 @@ def build_report(
             "hypothesis": start.get("hypothesis_seed"),
             "shuffle": start.get("shuffle_seed"),
         },
+        "lost_runs": lost,
+        "lost_because": lost_because if lost or not complete else None,
+        "restarts": meta.pop("restarts", []),
         **meta,
         "collection_errors": errors,
         "tests": tests,
@@ -250,7 +283,16 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"- Runs: {totals['runs']} of {report['expected_runs'] or '?'} expected "
         f"({report['count']} repetitions per test); passed {totals['passed']}, "
         f"failed {totals['failed']}, errors {totals['errors']}, skipped {totals['skipped']}",
-        f"- Complete: {'yes' if report['complete'] else 'no'}",
+        f"- Complete: {'yes' if report['complete'] else 'no'}"
+        + (
+            f"; {report['lost_runs']} runs lost: {report['lost_because']}"
+            if report.get("lost_runs")
+            else ""
+        ),
+        *(
+            f"- Restarted after {r['after_runs']} runs ({r['left']} left): {r['because']}"
+            for r in report.get("restarts", [])
+        ),
         f"- Wall time: {wall:.1f} s" if wall is not None else "- Wall time: unknown",
         f"- Seeds: {seeds}",
         f"- Command: `{report.get('command', '')}`",
@@ -291,6 +333,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 *(f"  {line}" for line in sig["message"].splitlines()),
                 "  ```",
             ]
+        replays = [run for run in test.get("failed_runs", []) if run["replay"]]
+        if replays:
+            lines += ["", "Replay one failing repetition:", ""]
+            lines += [f"- repetition {run['repetition']}: `{run['replay']}`" for run in replays[:5]]
     return "\n".join(lines) + "\n"
 
 

@@ -4,11 +4,17 @@ A deterministic asyncio test runs the same schedule every time on the default
 loop, so repeating it 100 times explores one interleaving, 100 times. This
 benchmark runs race-sensitive scenarios against the legacy pool (each is a
 small program a stress test would contain, over a grid of pool sizes and
-client counts) N times on the default loop and N times on a
-:class:`~gateproof.testing.shuffle.ShuffledEventLoop` (seeds ``seed .. seed+N-1``),
-and prints, per configuration and per scenario, how many runs caught a defect,
-the first run that did, and the ratio. The same shuffled runs against the
-reference pool are the control: they must all pass.
+client counts) N times on each of three loops: the default loop, the
+shuffled loop as it was (the whole ready queue shuffled: *before*), and the
+shuffled loop as it is (only independent batches reordered: *after*; seeds
+``seed .. seed+N-1`` for both). It prints, per configuration and per
+scenario, how many runs caught a defect and the detection rate per run.
+
+The controls are correct pools that must never fail: the reference pool, and a
+pool on ``asyncio.Condition`` that is FIFO only because ``notify_all`` wakes
+its waiters in order. The *before* loop reorders those wake-ups and fails it
+(false positives); the *after* loop must fail neither control, or the command
+exits 1.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ if TYPE_CHECKING:  # asyncio and the harness load when a run starts, not with th
     from gateproof.testing.pool_harness import FakeWorker, PoolHarness
 
 CANDIDATE = "reference.legacy.pool:LegacyPool"
+CONDITION_POOL = "gateproof.bench._condition_pool:ConditionPool"
+LOOPS = ("plain", "before", "after")  # default loop; whole queue shuffled; batches shuffled
 RUN_TIMEOUT = 0.5  # seconds; a run still going then has lost a wake-up
 Program = Callable[..., Awaitable[None]]
 
@@ -42,7 +50,7 @@ async def calling_again(harness: PoolHarness, clients: int, calls: int) -> None:
         for _ in range(calls):
             worker = await harness.acquire()
             await asyncio.sleep(0)  # the call
-            harness.release(worker)
+            await harness.release(worker)
             await asyncio.sleep(0)  # think time
 
     await asyncio.gather(*(client() for _ in range(clients)))
@@ -65,10 +73,10 @@ async def health_checked(
             worker = await harness.acquire()
             await asyncio.sleep(0)
             if careful and worker in dead:
-                harness.evict(worker)
+                await harness.evict(worker)
             else:
                 try:
-                    harness.release(worker)
+                    await harness.release(worker)
                 except ValueError:
                     pass  # refused: the checker evicted it meanwhile, as it should be
             await asyncio.sleep(0)
@@ -80,9 +88,45 @@ async def health_checked(
             alive = harness.alive()
             if alive:
                 dead.add(alive[0])
-                harness.evict(alive[0])
+                await harness.evict(alive[0])
 
     await asyncio.gather(checker(), *(client() for _ in range(clients)))
+
+
+async def waiting_in_line(harness: PoolHarness, waiters: int, newcomers: int) -> None:
+    """Callers queue behind a checked-out worker; newcomers arrive as it is released.
+
+    Each must be served in the order it called acquire; a pool that lets a
+    newcomer or a later waiter take the released worker first breaks FIFO.
+    """
+    import asyncio
+
+    from gateproof.testing.pool_harness import ContractViolation
+
+    arrived: list[int] = []
+    served: list[int] = []
+
+    async def caller(number: int) -> None:
+        arrived.append(number)
+        worker = await harness.acquire()
+        served.append(number)
+        await asyncio.sleep(0)
+        await harness.release(worker)
+
+    async def newcomer(number: int, ticks: int) -> None:
+        for _ in range(ticks):  # busy elsewhere: arrives about when the worker is released
+            await asyncio.sleep(0)
+        await caller(number)
+
+    held = await harness.acquire()
+    tasks = [asyncio.create_task(caller(number)) for number in range(waiters)]
+    tasks += [asyncio.create_task(newcomer(waiters + n, 4 + n)) for n in range(newcomers)]
+    for _ in range(4):
+        await asyncio.sleep(0)
+    await harness.release(held)
+    await asyncio.gather(*tasks)
+    if served != arrived:
+        raise ContractViolation("FIFO broken: callers were not served in arrival order")
 
 
 @dataclass(frozen=True)
@@ -110,6 +154,12 @@ SCENARIOS = [
         "an evicted idle worker is handed out again",
         health_checked,
         _grid(max_capacity=[2, 3], clients=[3, 5], calls=[4], every=[1, 2, 3, 5], careful=[True]),
+    ),
+    Scenario(
+        "fifo order",
+        "a newcomer or a later waiter takes the worker released for the head waiter",
+        waiting_in_line,
+        _grid(max_capacity=[1], waiters=[2, 3, 4, 6], newcomers=[0, 1, 2]),
     ),
     Scenario(
         "release after eviction",
@@ -172,24 +222,28 @@ class Tally:
         return self.failures[0] if self.failures else None
 
 
-def shuffled_loops(seed: int, runs: int) -> Iterator[tuple[int, Callable[[], Any]]]:
+def loops(kind: str, seed: int, runs: int) -> Iterator[tuple[int, Callable[[], Any]]]:
+    """Run numbers with their loop factories: ``plain``, ``before`` or ``after``."""
+    import asyncio
+
     from gateproof.testing.shuffle import loop_factory
 
     for run in range(1, runs + 1):
-        yield run, loop_factory(seed + run - 1)
+        if kind == "plain":
+            yield run, asyncio.new_event_loop
+        else:
+            yield run, loop_factory(seed + run - 1, keep_batches=kind == "after")
 
 
 def measure(
     factory: Any, scenario: Scenario, params: dict[str, Any], runs: int, seed: int
-) -> tuple[Tally, Tally]:
-    import asyncio
-
-    plain, shuffled = Tally(), Tally()
-    for run in range(1, runs + 1):
-        plain.add(run, run_once(factory, scenario.program, params, asyncio.new_event_loop))
-    for run, loop in shuffled_loops(seed, runs):
-        shuffled.add(run, run_once(factory, scenario.program, params, loop))
-    return plain, shuffled
+) -> dict[str, Tally]:
+    """One configuration on every kind of loop."""
+    tallies = {kind: Tally() for kind in LOOPS}
+    for kind, tally in tallies.items():
+        for run, loop in loops(kind, seed, runs):
+            tally.add(run, run_once(factory, scenario.program, params, loop))
+    return tallies
 
 
 # -- output ------------------------------------------------------------------------
@@ -218,86 +272,88 @@ def run(args: argparse.Namespace) -> int:
         candidate = load_pool_factory(args.pool_impl)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    control = load_pool_factory(DEFAULT_POOL_IMPL)  # the reference pool: every run must pass
+    controls = {  # correct pools: every run must pass
+        "reference pool": load_pool_factory(DEFAULT_POOL_IMPL),
+        "Condition pool": load_pool_factory(CONDITION_POOL),
+    }
     runs, seed = args.runs, args.seed
     started = time.perf_counter()
     print(
-        f"gateproof bench shuffle: {args.pool_impl}, {runs} plain and {runs} shuffled runs "
-        f"per configuration (shuffle seeds {seed}..{seed + runs - 1})"
+        f"gateproof bench shuffle: {args.pool_impl}, {runs} runs per configuration on each "
+        f"loop: plain, before (whole queue shuffled), after (independent batches shuffled); "
+        f"shuffle seeds {seed}..{seed + runs - 1}"
     )
-    summary: list[tuple[str, int, int, int, int, int]] = []
-    control_runs = control_failures = 0
+    summary: list[tuple[str, int, dict[str, int], dict[str, int]]] = []
+    false: dict[str, dict[str, int]] = {name: dict.fromkeys(LOOPS, 0) for name in controls}
+    control_runs = 0
     for scenario in SCENARIOS:
         print(f"\n{scenario.name}: {scenario.defect}")
         print(
-            f"  {'configuration':<40} {'plain failed':>16} {'shuffled failed':>16}  "
-            f"first failing run (plain / shuffled)"
+            f"  {'configuration':<36} {'plain failed':>14} {'before failed':>14} "
+            f"{'after failed':>14}  first failing run (plain / before / after)"
         )
-        results: list[tuple[Tally, Tally]] = []  # (plain, shuffled) per configuration
-        for params in scenario.grid:
-            plain, shuffled = measure(candidate, scenario, params, runs, seed)
-            results.append((plain, shuffled))
-            print(
-                f"  {_label(params):<40} {_rate(len(plain.failures), runs):>16} "
-                f"{_rate(len(shuffled.failures), runs):>16}  "
-                f"{_first(plain)} / {_first(shuffled)}"
-            )
-            for _, loop in shuffled_loops(seed, runs):
-                control_runs += 1
-                control_failures += run_once(control, scenario.program, params, loop) is not None
-        plain_total = sum(len(plain.failures) for plain, _ in results)
-        shuffled_total = sum(len(shuffled.failures) for _, shuffled in results)
-        plain_caught = sum(bool(plain.failures) for plain, _ in results)
-        shuffled_caught = sum(bool(shuffled.failures) for _, shuffled in results)
-        # shuffled first failures where plain never failed
-        missed_by_plain = [shuffled.first for plain, shuffled in results if not plain.failures]
+        caught = dict.fromkeys(LOOPS, 0)
+        failed = dict.fromkeys(LOOPS, 0)
         signatures: Counter[str] = Counter()
-        for plain, shuffled in results:
-            signatures += plain.signatures + shuffled.signatures
+        for params in scenario.grid:
+            tallies = measure(candidate, scenario, params, runs, seed)
+            print(
+                f"  {_label(params):<36} "
+                + " ".join(f"{_rate(len(tallies[k].failures), runs):>14}" for k in LOOPS)
+                + "  "
+                + " / ".join(_first(tallies[k]) for k in LOOPS)
+            )
+            for kind, tally in tallies.items():
+                caught[kind] += bool(tally.failures)
+                failed[kind] += len(tally.failures)
+                signatures += tally.signatures
+            control_runs += runs
+            for name, factory in controls.items():
+                for kind in ("before", "after"):
+                    for _, loop in loops(kind, seed, runs):
+                        false[name][kind] += (
+                            run_once(factory, scenario.program, params, loop) is not None
+                        )
         configs = len(scenario.grid)
         print(
-            f"  caught in {plain_caught}/{configs} configurations by plain runs, "
-            f"{shuffled_caught}/{configs} by shuffled runs"
+            "  caught in " + ", ".join(f"{caught[k]}/{configs} configurations {k}" for k in LOOPS)
         )
         if signatures:
             seen = signatures.most_common(3)
             print("  failures seen: " + "; ".join(f"{text} ({n})" for text, n in seen))
-        caught = sorted(first for first in missed_by_plain if first is not None)
-        if missed_by_plain:
-            print(
-                f"  where every plain run passed ({len(missed_by_plain)} configurations), "
-                f"shuffled runs caught the defect in {len(caught)}"
-                + (f", first failure by run {caught[-1]}" if caught else "")
-            )
-        summary.append(
-            (scenario.name, configs, plain_caught, shuffled_caught, plain_total, shuffled_total)
-        )
+        summary.append((scenario.name, configs, caught, failed))
 
-    print("\nsummary (per run: the chance that one run catches the defect)")
+    print("\nsummary (detection rate per run: the chance that one run catches the defect)")
     print(
-        f"  {'scenario':<24} {'configs caught plain/shuffled':>30} "
-        f"{'plain per run':>14} {'shuffled per run':>17} {'ratio':>7}"
+        f"  {'scenario':<24} {'plain':>8} {'before':>8} {'after':>8} "
+        f"{'after/plain':>12} {'after/before':>13}"
     )
-    for name, configs, p_caught, s_caught, p_total, s_total in summary:
-        p_rate = p_total / (configs * runs)
-        s_rate = s_total / (configs * runs)
-        ratio = f"{s_rate / p_rate:.1f}x" if p_rate else "inf"
+    for name, configs, _, failed in summary:
+        rate = {kind: failed[kind] / (configs * runs) for kind in LOOPS}
         print(
-            f"  {name:<24} {f'{p_caught}/{configs} vs {s_caught}/{configs}':>30} "
-            f"{p_rate:>13.0%} {s_rate:>17.0%} {ratio:>7}"
+            f"  {name:<24} "
+            + " ".join(f"{rate[k]:>8.0%}" for k in LOOPS)
+            + f" {_ratio(rate['after'], rate['plain']):>12} "
+            + f"{_ratio(rate['after'], rate['before']):>13}"
         )
-    print(
-        f"\ncontrol: the reference pool failed {control_failures} of {control_runs} "
-        f"shuffled runs of the same configurations"
-    )
+    print("\ncontrols (false positives: correct pools failed)")
+    for name, counts in false.items():
+        print(
+            f"  {name}: before failed {counts['before']} of {control_runs} runs, "
+            f"after failed {counts['after']} of {control_runs}"
+        )
     print(f"wall time {time.perf_counter() - started:.1f}s")
-    return 0 if control_failures == 0 else 1
+    return 0 if all(counts["after"] == 0 for counts in false.values()) else 1
+
+
+def _ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.1f}x" if denominator else "inf"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "shuffle",
-        help="how many runs plain vs shuffled scheduling need to catch the legacy pool's races",
+        help="detection rate per run of the legacy pool's races: plain vs shuffled loops",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -9,6 +9,20 @@ turns it into ``flakiness.json`` and ``flakiness.md`` (:mod:`reports.flakiness`)
 also after Ctrl-C or a crash, marked ``complete: false``. pytest's own output
 goes to ``pytest.log`` beside them.
 
+asyncio tests run on gateproof's shuffled event loop by default (``--no-shuffle``
+opts out): each repetition gets its own schedule, derived from the run's seed
+and its test id, and every failing repetition is listed in the report with the
+command that replays that one repetition. Hypothesis tests that take the
+``repetition_seed`` fixture replay with it. pytest runs with ``--tb=line``:
+the report's failure messages come from the exception itself, and the long
+traceback styles parse source with ``ast`` where Python 3.11.7 can crash
+(``SystemError: AST constructor recursion depth mismatch``) when a
+pytest-timeout signal lands; pass ``-- --tb=short`` to get them back. If pytest
+crashes part way (an internal error, a killed process), the runs not done yet
+are started again in a new pytest, as long as the last attempt made progress;
+the report says how many runs were lost and why (``lost_runs``,
+``lost_because``, ``restarts``).
+
 Exit status: 0 every run passed; 1 a run failed; 2 bad input (a missing path,
 nothing collected, a collection error, an option pytest refused); 3 pytest
 crashed or ended without finishing; 130 interrupted.
@@ -26,7 +40,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +54,8 @@ POLL_SECONDS = 0.2
 INTERRUPT_GRACE_SECONDS = 10.0  # pytest writes its summary and the collector its last lines
 TERMINATE_GRACE_SECONDS = 3.0
 _LOG_TAIL_LINES = 25
+MAX_RESTARTS = 3  # new pytest sessions for the runs a crash cut off
+TRACEBACK_STYLE = "--tb=line"  # the long styles parse source; see the module docstring
 
 # pytest's own exit codes (pytest.ExitCode), named here to keep pytest out of the CLI import.
 _PYTEST_OK, _PYTEST_FAILED, _PYTEST_INTERRUPTED = 0, 1, 2
@@ -138,6 +154,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="fail any single test run after this many seconds (pytest-timeout)",
     )
+    parser.add_argument(
+        "--no-shuffle",
+        action="store_true",
+        help="run asyncio tests on the default event loop (default: a shuffled loop, "
+        "one schedule per repetition, replayable from the report)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     parser.set_defaults(func=run, pytest_args=[])
 
@@ -153,6 +175,8 @@ class StressPlan:
     seed: int | None = None
     timeout: float | None = None
     pytest_args: list[str] = field(default_factory=list)
+    shuffle: bool = True  # asyncio tests on the shuffled loop, when gateproof's plugin is there
+    shuffle_seed: int | None = None  # the run's schedule seed (default: ``seed``, else drawn)
 
     @property
     def results_path(self) -> Path:
@@ -209,11 +233,27 @@ def pytest_command(plan: StressPlan, *, shuffle_seed: bool = False) -> list[str]
         command += ["-n", plan.workers]
     if plan.timeout is not None:
         command.append(f"--timeout={plan.timeout:g}")
+    command.append(TRACEBACK_STYLE)
     if plan.seed is not None:
         command.append(f"--hypothesis-seed={plan.seed}")
-        if shuffle_seed:
-            command.append(f"--shuffle-seed={plan.seed}")
+    schedule = plan.shuffle_seed if plan.shuffle_seed is not None else plan.seed
+    if shuffle_seed and plan.shuffle:
+        command.append("--shuffle-loop")
+    if shuffle_seed and schedule is not None:
+        command.append(f"--shuffle-seed={schedule}")
     return [*command, *plan.pytest_args]
+
+
+def replay_command(plan: StressPlan, nodeid: str, shuffle_seed: int | None) -> str:
+    """The pytest command that runs one repetition (``nodeid`` with its index) again, exactly."""
+    command = ["pytest", nodeid, "-p", "no:xdist"]
+    if plan.count > 1:
+        command.append(f"--count={plan.count}")  # the repetition's id exists only with it
+    if plan.seed is not None:
+        command.append(f"--hypothesis-seed={plan.seed}")
+    if shuffle_seed is not None:
+        command += ["--shuffle-loop", f"--shuffle-seed={shuffle_seed}"]
+    return shlex.join([*command, *plan.pytest_args])
 
 
 class ResultTail:
@@ -356,15 +396,24 @@ def _progress_bar(enabled: bool) -> Any:
     )
 
 
-def run_pytest(plan: StressPlan, command: list[str], *, cwd: Path, progress: bool) -> PytestRun:
-    """Start pytest, follow its results, and always leave no process of it behind."""
+def run_pytest(
+    plan: StressPlan, command: list[str], *, cwd: Path, progress: bool, resume: bool = False
+) -> PytestRun:
+    """Start pytest, follow its results, and always leave no process of it behind.
+
+    ``resume``: append to the results of an earlier pytest instead of starting afresh.
+    """
     plan.out.mkdir(parents=True, exist_ok=True)
-    plan.results_path.unlink(missing_ok=True)
+    if not resume:
+        plan.results_path.unlink(missing_ok=True)
     tail = ResultTail(plan.results_path)
+    if resume:
+        tail.read_new()  # what the earlier pytest wrote is already counted
+        tail.records.clear()
     bar = _progress_bar(progress)
     interrupted = False
     started = time.monotonic()
-    with open(plan.log_path, "wb") as log, _sigterm_as_interrupt():
+    with open(plan.log_path, "ab" if resume else "wb") as log, _sigterm_as_interrupt():
         process = subprocess.Popen(
             command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -416,11 +465,18 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         pytest_args=list(args.pytest_args),
     )
+    plan.shuffle = not getattr(args, "no_shuffle", False)
     check_paths(plan.paths, cwd)
-    shuffle = plan.seed is not None and offers_shuffle_seed(plan.paths, cwd)
-    command = pytest_command(plan, shuffle_seed=shuffle)
+    offered = (plan.shuffle or plan.seed is not None) and offers_shuffle_seed(plan.paths, cwd)
+    if offered and plan.shuffle:
+        from gateproof.testing.shuffle import new_seed
+
+        plan.shuffle_seed = plan.seed if plan.seed is not None else new_seed()
+    command = pytest_command(plan, shuffle_seed=offered)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    outcome = run_pytest(plan, command, cwd=cwd, progress=not args.no_progress)
+    progress = not args.no_progress
+    outcome = run_pytest(plan, command, cwd=cwd, progress=progress)
+    restarts = _resume_after_crashes(plan, outcome, cwd=cwd, progress=progress, offered=offered)
 
     finished = any(r.get("event") == "finish" for r in outcome.records)
     complete = (
@@ -428,11 +484,15 @@ def run(args: argparse.Namespace) -> int:
     )
     from reports.flakiness import build_report, write_report
 
+    shuffled_with = plan.shuffle_seed if offered and plan.shuffle else None
     report = build_report(
         outcome.records,
         count=plan.count,
         complete=complete,
         seed=plan.seed,
+        replay=lambda nodeid: replay_command(plan, nodeid, shuffled_with),
+        lost_because=None if complete else _why_lost(outcome, plan),
+        restarts=restarts,
         command=shlex.join(command),
         pytest_exit_code=outcome.exit_code,
         wall_seconds=round(outcome.wall_seconds, 3),
@@ -445,6 +505,84 @@ def run(args: argparse.Namespace) -> int:
     print(report["verdict"])
     print(f"report: {md_path} and {json_path.name}; pytest output: {plan.log_path}")
     return _exit_status(report, outcome, plan, finished=finished)
+
+
+def _crashed(outcome: PytestRun) -> bool:
+    """pytest died part way (not a usage error, not Ctrl-C, not a clean finish)."""
+    if outcome.interrupted or outcome.exit_code in (_PYTEST_USAGE, _PYTEST_NO_TESTS):
+        return False
+    finished = any(r.get("event") == "finish" for r in outcome.records)
+    return not finished or outcome.exit_code not in (_PYTEST_OK, _PYTEST_FAILED, 2)
+
+
+def _why_lost(outcome: PytestRun, plan: StressPlan) -> str:
+    """One line on why runs are missing: the crash pytest logged, a signal, or Ctrl-C."""
+    if outcome.interrupted:
+        return "interrupted (Ctrl-C or SIGTERM)"
+    try:
+        log = plan.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        log = []
+    internal = [line for line in log if line.startswith("INTERNALERROR>") and "Error" in line]
+    if internal:
+        return f"pytest crashed: {internal[-1].removeprefix('INTERNALERROR>').strip()}"
+    code = outcome.exit_code
+    if code is not None and code < 0:
+        return f"pytest was killed by signal {-code}"
+    if code in _PYTEST_EXITS:
+        return _PYTEST_EXITS[code]
+    return f"pytest ended (exit {code}) without finishing its session"
+
+
+def _remaining(records: list[dict[str, Any]]) -> list[str]:
+    """Collected test ids (repetitions included) with no finished run yet."""
+    collected = next((r for r in records if r.get("event") == "collected" and "ids" in r), None)
+    if collected is None:
+        return []
+    done = {
+        r["nodeid"]
+        for r in records
+        if r.get("event") == "report" and r.get("when") in ("teardown", "???")
+    }
+    return [nodeid for nodeid in collected["ids"] if nodeid not in done]
+
+
+def _resume_after_crashes(
+    plan: StressPlan, outcome: PytestRun, *, cwd: Path, progress: bool, offered: bool
+) -> list[dict[str, Any]]:
+    """Start pytest again on the runs a crash cut off; ``outcome`` gathers every attempt.
+
+    Stops when an attempt finished no run (a crash that comes back at once) or
+    after :data:`MAX_RESTARTS`. Returns one entry per restart for the report.
+    """
+    restarts: list[dict[str, Any]] = []
+    progress_before = 0  # a crash before any run finished would only come back
+    while _crashed(outcome) and len(restarts) < MAX_RESTARTS:
+        remaining = _remaining(outcome.records)
+        finished = sum(
+            1 for r in outcome.records if r.get("event") == "report" and r.get("when") == "teardown"
+        )
+        if not remaining or finished == progress_before:
+            break
+        progress_before = finished
+        restarts.append(
+            {"after_runs": finished, "because": _why_lost(outcome, plan), "left": len(remaining)}
+        )
+        ids_file = plan.out / "remaining-runs.txt"
+        ids_file.write_text("\n".join(remaining) + "\n", encoding="utf-8")
+        resumed = replace(plan, paths=[f"@{ids_file}"])
+        again = run_pytest(
+            resumed,
+            pytest_command(resumed, shuffle_seed=offered),
+            cwd=cwd,
+            progress=progress,
+            resume=True,
+        )
+        outcome.records.extend(again.records)
+        outcome.exit_code = again.exit_code
+        outcome.interrupted = again.interrupted
+        outcome.wall_seconds += again.wall_seconds
+    return restarts
 
 
 def _exit_status(

@@ -5,11 +5,19 @@ Options, all in the "gateproof" group of ``pytest --help``:
 ``--pool-impl MODULE:FACTORY``
     the pool the conformance suite in ``tests/stress/`` runs against
     (default: the reference pool); see ``docs/pool-adapter.md``.
+``--breaker-impl MODULE:FACTORY``
+    the circuit breaker the suite in ``tests/breaker/`` runs against (default:
+    the reference breaker); see ``docs/breaker-adapter.md``.
 ``--shuffle-loop [--shuffle-seed N]``
     run every pytest-asyncio test on a :class:`~gateproof.testing.shuffle.ShuffledEventLoop`.
     The run's seed is printed in the header (one is drawn when none is given,
     and shared with pytest-xdist workers); each test's schedule is derived from
     it and the test id, and a failing test's report says how to replay it.
+
+The ``repetition_seed`` fixture gives a test an integer seed of its own under
+``--shuffle-loop`` (derived from the run's seed and the test id, so each
+repetition differs and a replay of one repetition gets it back), for the
+randomness the loop does not cover: ``hypothesis.seed(repetition_seed)``.
 
 The loop is plugged in through pytest-asyncio's ``pytest_asyncio_loop_factories``
 hook (pytest-asyncio >= 1.5). The hook is registered only when shuffling is
@@ -23,8 +31,13 @@ from typing import Any
 
 import pytest
 
+from gateproof.testing.breaker_adapter import (
+    DEFAULT_BREAKER_IMPL,
+    LEGACY_BREAKER_IMPL,
+    load_breaker_factory,
+)
 from gateproof.testing.pool_adapter import DEFAULT_POOL_IMPL, load_pool_factory
-from gateproof.testing.shuffle import ShuffledEventLoop, new_seed, schedule_seed
+from gateproof.testing.shuffle import ShuffledEventLoop, new_seed, repetition_seed, schedule_seed
 
 _SEED_KEY = "gateproof_shuffle_seed"  # how the controller hands its seed to xdist workers
 SHUFFLE_PLUGIN_NAME = "gateproof-shuffle-loop"  # reports.collector looks the plugin up by it
@@ -38,6 +51,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="MODULE:FACTORY",
         help=f"pool the conformance suite tests (default: {DEFAULT_POOL_IMPL}); "
         "e.g. reference.legacy.pool:LegacyPool",
+    )
+    group.addoption(
+        "--breaker-impl",
+        default=DEFAULT_BREAKER_IMPL,
+        metavar="MODULE:FACTORY",
+        help=f"breaker the breaker conformance suite tests (default: {DEFAULT_BREAKER_IMPL}); "
+        f"e.g. {LEGACY_BREAKER_IMPL}",
     )
     group.addoption(
         "--shuffle-loop",
@@ -55,12 +75,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    spec = config.getoption("pool_impl")
-    if spec != DEFAULT_POOL_IMPL:
-        try:
-            load_pool_factory(spec)
-        except ValueError as error:
-            raise pytest.UsageError(str(error)) from None
+    for option, default, load in (
+        ("pool_impl", DEFAULT_POOL_IMPL, load_pool_factory),
+        ("breaker_impl", DEFAULT_BREAKER_IMPL, load_breaker_factory),
+    ):
+        spec = config.getoption(option)
+        if spec != default:
+            try:
+                load(spec)
+            except ValueError as error:
+                raise pytest.UsageError(str(error)) from None
     if not config.getoption("shuffle_loop"):
         return
     seed = config.getoption("shuffle_seed")
@@ -73,6 +97,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if seed is None:
         seed = workerinput.get(_SEED_KEY, new_seed())
     config.pluginmanager.register(ShuffleLoopPlugin(int(seed)), SHUFFLE_PLUGIN_NAME)
+
+
+@pytest.fixture(name="repetition_seed")
+def _repetition_seed(request: pytest.FixtureRequest) -> int | None:
+    """This repetition's own seed under ``--shuffle-loop``; None on the default loop."""
+    shuffler = request.config.pluginmanager.get_plugin(SHUFFLE_PLUGIN_NAME)
+    if shuffler is None:
+        return None
+    return repetition_seed(shuffler.seed, request.node.nodeid)
 
 
 class ShuffleLoopPlugin:

@@ -1,13 +1,19 @@
-"""Drive a pool under test and check its invariants from the outside, after every step.
+"""Drive a pool under test and judge it from the ground truth, after every step.
 
 :class:`PoolHarness` wraps one pool built by an adapter factory (see
 :mod:`gateproof.testing.pool_adapter`). It is the pool's only caller and its
-only provisioner, so it knows the ground truth the pool must agree with: which
-workers exist, which are checked out, which were evicted, pruned or drained
-(and so destroyed). Every step is followed by :meth:`PoolHarness.check`, and
-each broken rule fails with a message that names the defect, for example
-``evicted worker handed out again`` or ``pool exceeded max_capacity after a
-release of an evicted worker``.
+only provisioner, so it knows what really happened: which workers it made,
+which it handed to callers, which the pool destroyed (evict, prune, drain)
+and which destroyed ones the pool took back. Invariants are judged from that
+ledger, never from the pool's own ``stats``, which may be computed from the
+very bookkeeping a bug bypasses. Each broken rule fails with a message that
+names the defect, for example ``evicted worker handed out again`` or ``pool
+exceeded max_capacity after a release of an evicted worker``.
+
+Every pool call is awaited when it returns an awaitable, so pools whose
+methods are coroutines behind a lock are driven as they are written. Every
+wait is bounded: an ``acquire`` that outlives its own ``acquire_timeout`` by
+a margin fails with the rule it broke instead of hanging the test.
 
 Provisioning is scripted: each call of the provision callback takes the next
 :class:`Provision` plan (default: succeed at once), so a test can make a cold
@@ -17,43 +23,53 @@ start wait on an event, take a few loop ticks, or fail.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from gateproof.testing.pool_adapter import PoolFactory
+from gateproof.testing.clocks import REAL_TIME_SCALE, FakeClock, patch_clocks_of
+from gateproof.testing.pool_adapter import AdapterOptions, PoolFactory, adapter_options, resolve
 
-__all__ = ["ContractViolation", "FakeClock", "FakeWorker", "PoolHarness", "Provision"]
+__all__ = [
+    "ContractViolation",
+    "FakeClock",
+    "FakeWorker",
+    "PoolHarness",
+    "Provision",
+    "Snapshot",
+    "bounded",
+    "settle",
+    "within",
+]
+
+T = TypeVar("T")
+
+_STATS_ALIASES = {
+    "idle": ("idle", "idle_workers", "available"),
+    "busy": ("busy", "in_use", "active", "busy_workers"),
+    "provisioning": ("provisioning", "pending", "starting"),
+    "waiting": ("waiting", "waiters", "queued"),
+    "total": ("total", "size", "workers"),
+}
 
 
 class ContractViolation(AssertionError):
-    """The pool broke one of its invariants; the message names which."""
+    """The pool broke one of its rules; the message names which."""
 
 
 @dataclass(eq=False)
 class FakeWorker:
-    """A worker is any object; the pool tracks it by identity."""
+    """A worker is any object; the pool tracks it by identity and may set attributes on it."""
 
     number: int
 
     def __repr__(self) -> str:
         return f"w{self.number}"
-
-
-@dataclass
-class FakeClock:
-    """A clock the test moves by hand, so idle timeouts need no real waiting."""
-
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
 
 
 @dataclass
@@ -67,15 +83,31 @@ class Provision:
 
 @dataclass(frozen=True)
 class Snapshot:
-    idle: int
-    busy: int
-    provisioning: int
-    waiting: int
+    """The pool's own report; a field is None when the pool does not report it."""
+
+    idle: int | None
+    busy: int | None
+    provisioning: int | None
+    waiting: int | None
+
+
+@asynccontextmanager
+async def within(seconds: float, rule: str) -> AsyncIterator[None]:
+    """Bound a wait; when it runs out, fail with ``rule`` (what the pool should have done)."""
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(seconds) as scope:
+            yield
+    except TimeoutError:
+        if not scope.expired():
+            raise  # the pool's own timeout, not ours
+        waited = time.monotonic() - started
+        raise ContractViolation(f"{rule} (gave up after {waited:.1f} s)") from None
 
 
 @dataclass
 class PoolHarness:
-    """One pool under test, its scripted provisioner, and the ledger it is checked against."""
+    """One pool under test, its scripted provisioner, and the ledger it is judged by."""
 
     factory: PoolFactory
     config: Any
@@ -83,16 +115,49 @@ class PoolHarness:
     clock: FakeClock = field(default_factory=FakeClock)
 
     def __post_init__(self) -> None:
+        self.options: AdapterOptions = adapter_options(self.factory)
+        if self.options.clock == "real":
+            self.config = _scaled(self.config)
         self.plans: deque[Provision] = deque()
         self.gates: list[asyncio.Event] = []  # every gate handed out, to open at teardown
-        self.created: list[FakeWorker] = []
-        self.destroyed: dict[FakeWorker, str] = {}  # worker -> "evicted" | "pruned" | "drained"
-        self.held: set[FakeWorker] = set()
+        self.created: list[Any] = []
+        self.destroyed: dict[int, str] = {}  # id -> "evicted" | "pruned" | "drained"
+        self.taken_back: dict[int, str] = {}  # destroyed workers whose release was accepted
+        self.released_twice: set[int] = set()
+        self.held_by: dict[int, Any] = {}  # checked out to a caller
         self.provision_calls = 0
+        self.in_flight = 0
+        self.drained = False
         self.last_step = "the pool was built"
         self._numbers = itertools.count(1)
+        self._names: dict[int, str] = {}
         self._violations: list[str] = []
+        self._restore: list[Any] = []
+        self._patch(self.factory)
         self.pool = self.factory(self.function, self.config, self._provision, clock=self.clock)
+        self._patch(self.pool)
+        self._acquire_takes_provision = _takes_required_argument(self._method("acquire"))
+        self._prune_takes_now = _takes_argument(self._method("prune_idle"))
+
+    # -- adapting to the pool's shape ---------------------------------------
+
+    def has(self, member: str) -> bool:
+        """Whether the pool offers an optional contract member (under its own name)."""
+        return hasattr(self.pool, self.options.methods.get(member, member))
+
+    def _method(self, member: str) -> Any:
+        return getattr(self.pool, self.options.methods.get(member, member), None)
+
+    def _patch(self, thing: Any) -> None:
+        if self.options.clock == "patched":
+            self._restore.append(patch_clocks_of([thing], self.clock))
+
+    async def advance(self, seconds: float) -> float:
+        """Let ``seconds`` of pool time pass: the fake clock moves, or real time is slept."""
+        if self.options.clock == "real":
+            await asyncio.sleep(seconds * REAL_TIME_SCALE)
+            return time.monotonic()
+        return self.clock.advance(seconds)
 
     # -- provisioning script ----------------------------------------------
 
@@ -109,163 +174,276 @@ class PoolHarness:
         self.plans.append(Provision(gate=gate, error=error))
         return gate
 
-    def new_worker(self) -> FakeWorker:
-        """A worker the pool did not provision (for ``adopt``)."""
-        return FakeWorker(next(self._numbers))
+    def new_worker(self) -> Any:
+        """A worker the pool did not provision (for ``adopt``), of the pool's own kind."""
+        number = next(self._numbers)
+        make = self.options.make_worker
+        worker = make(number) if make is not None else FakeWorker(number)
+        self._names[id(worker)] = f"w{number}"
+        return worker
 
-    async def _provision(self) -> FakeWorker:
+    def name(self, worker: Any) -> str:
+        return self._names.get(id(worker), repr(worker))
+
+    async def _provision(self, *_: Any, **__: Any) -> Any:
         plan = self.plans.popleft() if self.plans else Provision()
         self.provision_calls += 1
-        if plan.gate is not None:
-            await plan.gate.wait()
-        for _ in range(plan.ticks):
-            await asyncio.sleep(0)
-        if plan.error is not None:
-            raise plan.error
-        worker = self.new_worker()
-        self.created.append(worker)
-        alive = len(self.alive())
-        if alive > self.config.max_capacity:
+        self.in_flight += 1
+        try:
+            if plan.gate is not None:
+                await plan.gate.wait()
+            for _ in range(plan.ticks):
+                await asyncio.sleep(0)
+            if plan.error is not None:
+                raise plan.error
+            worker = self.new_worker()
+            self.created.append(worker)
+        finally:
+            self.in_flight -= 1
+        owned = len(self.owned())
+        if owned > self.config.max_capacity:
             self._record(
-                f"pool exceeded max_capacity: {alive} workers provisioned and not destroyed "
+                f"pool exceeded max_capacity: {owned} workers provisioned and not destroyed "
                 f"> max_capacity={self.config.max_capacity} (provisioned after {self.last_step})"
             )
-        return worker
+        return [worker] if self.options.provision_returns == "list" else worker
 
     # -- the pool's API, checked --------------------------------------------
 
     async def start(self) -> None:
-        start = getattr(self.pool, "start", None)
+        start = self._method("start")
         if start is not None:
-            await start()
+            await resolve(start())
         self._step("start")
 
-    async def acquire(self) -> FakeWorker:
-        worker = await self.pool.acquire()
+    async def acquire(self) -> Any:
+        """One caller's acquire, bounded: a pool that ignores its timeout fails, it never hangs."""
+        timeout = self.config.acquire_timeout
+        guard = timeout + max(1.0, timeout / 2)
+        cold_starts = self.provision_calls
+        started = time.monotonic()
+        call = self.pool.acquire
+        worker: Any = None
+        try:
+            async with asyncio.timeout(guard) as scope:
+                worker = await resolve(
+                    call(self._provision) if self._acquire_takes_provision else call()
+                )
+        except TimeoutError:
+            if not scope.expired():
+                raise
+        if scope.expired():
+            waited = time.monotonic() - started
+            if self.in_flight or self.provision_calls > cold_starts:
+                rule = "acquire_timeout does not cover the cold start"
+            else:
+                rule = "acquire_timeout not honoured"
+            self._fail(f"{rule}: a caller waited {waited:.1f} s on a {timeout:g} s timeout")
         self._received(worker)
         return worker
 
-    def release(self, worker: FakeWorker) -> None:
+    async def release(self, worker: Any) -> None:
         """A release the pool must accept."""
-        self.pool.release(worker)
-        self.held.discard(worker)
-        self._step(f"a release of {worker}")
+        await resolve(self._method("release")(worker))
+        self._accepted(worker)
+        self._step(f"a release of {self.name(worker)}")
 
-    def release_refused(self, worker: FakeWorker, what: str) -> None:
+    async def release_refused(self, worker: Any, what: str) -> None:
         """A release the pool must refuse with ``ValueError``, changing nothing.
 
         ``what`` names the worker in messages: "an evicted worker", "a drained worker".
         """
-        before = self.snapshot()
+        before = await self.snapshot()
         try:
-            self.pool.release(worker)
+            await resolve(self._method("release")(worker))
         except ValueError:
             accepted = False
         else:
             accepted = True
-        self._step(f"a release of {what} ({worker})")  # over capacity: the worse news
+        if accepted:
+            self._accepted(worker)
+        self._step(f"a release of {what} ({self.name(worker)})")  # over capacity: worse news
         if accepted:
             self._fail(
-                f"release of {what} accepted: {worker} was taken back instead of "
+                f"release of {what} accepted: {self.name(worker)} was taken back instead of "
                 f"refused with ValueError"
             )
-        after = self.snapshot()
+        after = await self.snapshot()
         if after != before:
             self._fail(f"a refused release of {what} changed the pool: {before} -> {after}")
 
-    def evict(self, worker: FakeWorker) -> bool:
-        was_held = worker in self.held
-        evicted = bool(self.pool.evict(worker))
+    async def evict(self, worker: Any) -> bool:
+        """Evict a worker; a pool whose ``evict`` returns None is judged by the ledger."""
+        key = id(worker)
+        was_held = key in self.held_by
+        held_by_pool = self._is_owned(key) or key in self.taken_back
+        result = await resolve(self._method("evict")(worker))
+        evicted = held_by_pool if result is None else bool(result)
         if evicted:
             self._destroy(worker, "evicted")
-        self._step(f"an eviction of {worker}")
+            self.taken_back.pop(key, None)
+        self._step(f"an eviction of {self.name(worker)}")
         if was_held and not evicted:
-            self._fail(f"evict({worker}) returned False for a checked-out worker")
+            self._fail(f"evict({self.name(worker)}) returned False for a checked-out worker")
         return evicted
 
-    def prune(self, now: float | None = None) -> list[FakeWorker]:
-        now = self.clock() if now is None else now
-        before = self.snapshot()
-        pruned = list(self.pool.prune_idle(now))
+    async def prune(self, now: float | None = None) -> list[Any]:
+        """Prune idle workers at ``now`` (default: the clock's time)."""
+        method = self._method("prune_idle")
+        required = _takes_required_argument(method)
+        if now is None and (
+            required or (self._prune_takes_now and self.options.clock == "injected")
+        ):
+            now = (
+                self.clock() if self.options.clock != "real" else asyncio.get_running_loop().time()
+            )
+        owned_before = len(self.owned())
+        pruned = list(await resolve(method() if now is None else method(now)) or [])
         for worker in pruned:
-            if worker in self.held:
-                self._fail(f"prune_idle pruned {worker}, which is checked out")
+            if id(worker) in self.held_by:
+                self._fail(f"prune_idle pruned {self.name(worker)}, which is checked out")
             self._destroy(worker, "pruned")
-        self._step(f"prune_idle at t={now:g}")
-        total_before = before.idle + before.busy + before.provisioning
-        floor = min(self.config.min_capacity, total_before)
-        if self.snapshot_total() < floor:
+        self._step("prune_idle" if now is None else f"prune_idle at t={now:g}")
+        floor = min(self.config.min_capacity, owned_before)
+        left = len(self.owned())
+        if left < floor:
             self._fail(
                 f"prune_idle went below min_capacity={self.config.min_capacity}: "
-                f"{self.snapshot_total()} workers left"
+                f"{left} workers left of {owned_before}"
             )
         return pruned
 
-    def adopt(self, workers: Iterable[FakeWorker]) -> list[FakeWorker]:
-        adopted = list(self.pool.adopt(list(workers)))
+    async def adopt(self, workers: Iterable[Any]) -> list[Any]:
+        """Offer workers found running; returns those the pool adopted."""
+        method = self._method("adopt")
+        offered = list(workers)
+        if self.options.adopt_takes == "one":
+            adopted = []
+            for worker in offered:
+                result = await resolve(method(worker))
+                if result is None or result is True or result is worker:
+                    adopted.append(worker)
+                elif isinstance(result, list):
+                    adopted.extend(result)
+        else:
+            result = await resolve(method(offered))
+            adopted = offered if result is None else list(result)
         self.created.extend(adopted)
-        self._step(f"adopt of {adopted}")
+        self._step(f"adopt of {[self.name(worker) for worker in adopted]}")
         return adopted
 
-    async def drain(self) -> list[FakeWorker]:
-        drained = list(await self.pool.drain())
+    async def drain(self) -> list[Any]:
+        """Close the pool; a ``drain`` that returns None is taken to have drained everything."""
+        result = await resolve(self._method("drain")())
+        drained = self.owned() if result is None else list(result)
         for worker in drained:
             self._destroy(worker, "drained")
+            self.taken_back.pop(id(worker), None)
+        self.drained = True
         self._step("drain")
         return drained
 
+    async def close(self, seconds: float = 2.0) -> None:
+        """End of test: open every gate, drain (bounded) and give the pool its clock back."""
+        try:
+            for gate in self.gates:
+                gate.set()
+            if not self.drained:
+                async with within(seconds, "drain did not finish"):
+                    await resolve(self._method("drain")())
+        finally:
+            while self._restore:
+                self._restore.pop()()
+
     # -- the ledger -----------------------------------------------------------
 
-    def alive(self) -> list[FakeWorker]:
+    @property
+    def held(self) -> list[Any]:
+        """Workers checked out to callers right now."""
+        return list(self.held_by.values())
+
+    def alive(self) -> list[Any]:
         """Workers provisioned or adopted and not yet destroyed."""
-        return [worker for worker in self.created if worker not in self.destroyed]
+        return [worker for worker in self.created if id(worker) not in self.destroyed]
 
-    def snapshot(self) -> Snapshot:
-        stats = self.pool.stats()
-        return Snapshot(stats.idle, stats.busy, stats.provisioning, stats.waiting)
+    def owned(self) -> list[Any]:
+        """What the pool holds by the ground truth: the alive ones and destroyed ones taken back."""
+        back = [worker for worker in self.created if id(worker) in self.taken_back]
+        return self.alive() + back
 
-    def snapshot_total(self) -> int:
-        snapshot = self.snapshot()
-        return snapshot.idle + snapshot.busy + snapshot.provisioning
+    def _is_owned(self, key: int) -> bool:
+        return any(id(worker) == key for worker in self.alive())
+
+    async def snapshot(self) -> Snapshot:
+        """The pool's own ``stats``: a method or property, attributes or a mapping."""
+        stats = getattr(self.pool, "stats", None)
+        if stats is None:
+            return Snapshot(None, None, None, None)
+        stats = await resolve(stats() if callable(stats) else stats)
+        values = {name: _field(stats, aliases) for name, aliases in _STATS_ALIASES.items()}
+        total = values.pop("total")
+        if values["busy"] is None and total is not None and values["idle"] is not None:
+            values["busy"] = total - values["idle"] - (values["provisioning"] or 0)
+        return Snapshot(**values)
 
     def check(self) -> None:
-        """Raise the first invariant broken so far (also ones seen inside callbacks)."""
+        """Raise the first rule broken so far (also ones seen inside callbacks)."""
         if self._violations:
             raise ContractViolation(self._violations[0])
         cap = self.config.max_capacity
-        snapshot = self.snapshot()
-        total = snapshot.idle + snapshot.busy + snapshot.provisioning
-        if total > cap:
+        owned = self.owned()
+        if len(owned) + self.in_flight > cap:
+            back = [
+                f"{self.name(w)} {self.taken_back[id(w)]}"
+                for w in owned
+                if id(w) in self.taken_back
+            ]
+            detail = f" ({', '.join(back)} and taken back)" if back else ""
             self._fail(
-                f"pool exceeded max_capacity after {self.last_step}: stats report {total} "
-                f"workers (idle={snapshot.idle}, busy={snapshot.busy}, "
-                f"provisioning={snapshot.provisioning}) > max_capacity={cap}"
+                f"pool exceeded max_capacity after {self.last_step}: it holds {len(owned)} "
+                f"workers{detail} and {self.in_flight} cold starts > max_capacity={cap}"
             )
-        if len(self.held) > cap:
+        if len(self.held_by) > cap:
             self._fail(
-                f"pool exceeded max_capacity after {self.last_step}: {len(self.held)} workers "
-                f"checked out at once > max_capacity={cap}"
+                f"pool exceeded max_capacity after {self.last_step}: {len(self.held_by)} "
+                f"workers checked out at once > max_capacity={cap}"
             )
 
     # -- internals ----------------------------------------------------------
 
-    def _received(self, worker: FakeWorker) -> None:
-        if worker in self.destroyed:
-            reason = self.destroyed[worker]
+    def _received(self, worker: Any) -> None:
+        key, name = id(worker), self.name(worker)
+        if key in self.destroyed:
+            reason = self.destroyed[key]
             self._fail(
-                f"{reason} worker handed out again: acquire returned {worker}, which was "
+                f"{reason} worker handed out again: acquire returned {name}, which was "
                 f"{reason} and destroyed (step before: {self.last_step})"
             )
-        if worker in self.held:
-            self._fail(f"worker handed out twice: {worker} is already checked out")
-        if worker not in self.created:
+        if key in self.held_by:
+            if key in self.released_twice:
+                self._fail(
+                    f"double release let one worker go to two callers: {name} was released "
+                    f"twice and handed out while still checked out"
+                )
+            self._fail(f"worker handed out twice: {name} is already checked out")
+        if not any(id(known) == key for known in self.created):
             self._fail(f"acquire returned {worker!r}, which the pool never provisioned or adopted")
-        self.held.add(worker)
-        self._step(f"an acquire that returned {worker}")
+        self.held_by[key] = worker
+        self._step(f"an acquire that returned {name}")
 
-    def _destroy(self, worker: FakeWorker, reason: str) -> None:
-        self.destroyed.setdefault(worker, reason)
-        self.held.discard(worker)
+    def _accepted(self, worker: Any) -> None:
+        """The pool took ``worker`` back: note what it now holds that it should not."""
+        key = id(worker)
+        if key in self.held_by:
+            del self.held_by[key]
+        elif key in self.destroyed:
+            self.taken_back[key] = self.destroyed[key]
+        elif self._is_owned(key):
+            self.released_twice.add(key)
+
+    def _destroy(self, worker: Any, reason: str) -> None:
+        self.destroyed.setdefault(id(worker), reason)
+        self.held_by.pop(id(worker), None)
 
     def _step(self, description: str) -> None:
         self.last_step = description
@@ -277,3 +455,53 @@ class PoolHarness:
     def _fail(self, message: str) -> None:
         self._record(message)
         raise ContractViolation(message)
+
+
+def _field(stats: Any, aliases: tuple[str, ...]) -> int | None:
+    for name in aliases:
+        value = stats.get(name) if isinstance(stats, Mapping) else getattr(stats, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return int(value)
+    return None
+
+
+def _scaled(config: Any) -> Any:
+    """A config whose idle timeout fits a real-time test run."""
+    return config.model_copy(update={"idle_timeout": config.idle_timeout * REAL_TIME_SCALE})
+
+
+def _takes_required_argument(method: Any) -> bool:
+    """``acquire(provision_callback)``: the pool wants its provision callback per call."""
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in parameters
+    )
+
+
+def _takes_argument(method: Any) -> bool:
+    """``prune_idle(now)`` or ``prune_idle()`` (a pool that reads the clock itself)."""
+    if method is None:
+        return False
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in parameters
+    )
+
+
+async def bounded(awaitable: Awaitable[T], seconds: float, rule: str) -> T:
+    """Await ``awaitable`` for at most ``seconds``; fail naming ``rule`` when it takes longer."""
+    async with within(seconds, rule):
+        return await awaitable
+
+
+async def settle(ticks: int = 20) -> None:
+    """Let the loop run ``ticks`` rounds, so woken callers and quick cold starts get to run."""
+    for _ in range(ticks):
+        await asyncio.sleep(0)

@@ -78,6 +78,7 @@ def test_a_clean_run_passes_with_the_upper_bound_in_the_verdict():
         "consecutive_passes": 4,
         "seconds": 0.4,
         "signatures": [],
+        "failed_runs": [],
     }
     assert report["passed_all"] is True
     assert report["complete"] is True

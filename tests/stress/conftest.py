@@ -1,9 +1,10 @@
 """The pool conformance suite: fixtures that build the pool named by ``--pool-impl``.
 
 Every test gets pools from :func:`make_harness`, which wraps them in a
-:class:`~gateproof.testing.pool_harness.PoolHarness` (the invariants are checked
-after every step) and drains them after the test, so no provisioning task
-outlives it.
+:class:`~gateproof.testing.pool_harness.PoolHarness` (the rules are judged
+after every step from what the harness itself provisioned, handed out and saw
+destroyed) and closes them after the test: gates opened, the pool drained
+within a bound, its clock given back, so nothing outlives the test.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def pool_factory(pytestconfig: pytest.Config) -> PoolFactory:
 
 @pytest.fixture
 async def make_harness(pool_factory: PoolFactory) -> AsyncIterator[MakeHarness]:
-    """Build harnessed pools from ScalingConfig fields; drains each one after the test."""
+    """Build harnessed pools from ScalingConfig fields; closes each one after the test."""
     made: list[PoolHarness] = []
 
     def make(**scaling: Any) -> PoolHarness:
@@ -39,6 +40,4 @@ async def make_harness(pool_factory: PoolFactory) -> AsyncIterator[MakeHarness]:
 
     yield make
     for harness in made:
-        for gate in harness.gates:  # let blocked cold starts finish so drain can collect them
-            gate.set()
-        await harness.pool.drain()
+        await harness.close()

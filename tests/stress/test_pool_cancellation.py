@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import warnings
 
 import pytest
+
+from gateproof.testing.pool_harness import bounded, settle
 
 # A deadline may fire a little late on a loaded machine, never early.
 TIMEOUT = 0.02
 LATE_MARGIN = 0.5
+SERVED = 1.0  # seconds a caller waits for a worker that is there to be had
 
 
-async def settle(ticks: int = 20) -> None:
-    for _ in range(ticks):
-        await asyncio.sleep(0)
-
-
-async def cancel(task: asyncio.Task) -> None:
+async def cancel(task: asyncio.Task) -> object:
+    """Cancel a caller; returns what it got if the cancel came too late to stop it."""
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    outcome = (await asyncio.gather(task, return_exceptions=True))[0]
+    return None if isinstance(outcome, asyncio.CancelledError) else outcome
 
 
 async def test_a_cancelled_waiter_leaves_no_slot_behind(make_harness):
@@ -28,11 +29,16 @@ async def test_a_cancelled_waiter_leaves_no_slot_behind(make_harness):
     waiter = asyncio.create_task(harness.acquire())
     await settle()
 
-    await cancel(waiter)
-    harness.release(worker)
+    assert await cancel(waiter) is None
+    await harness.release(worker)
 
-    assert harness.snapshot().waiting == 0
-    assert await asyncio.wait_for(harness.acquire(), 1.0) is worker
+    got = await bounded(
+        harness.acquire(),
+        SERVED,
+        "a cancelled waiter left its place behind: the next caller waited",
+    )
+    assert got is worker
+    assert (await harness.snapshot()).waiting in (0, None)
 
 
 async def test_a_cancelled_waiter_does_not_take_the_next_waiters_wake_up(make_harness):
@@ -43,9 +49,12 @@ async def test_a_cancelled_waiter_does_not_take_the_next_waiters_wake_up(make_ha
     await settle()
 
     await cancel(cancelled)
-    harness.release(worker)
+    await harness.release(worker)
 
-    assert await asyncio.wait_for(next_in_line, 1.0) is worker
+    got = await bounded(
+        next_in_line, SERVED, "lost wake-up: the release went to a cancelled waiter"
+    )
+    assert got is worker
 
 
 async def test_a_waiter_cancelled_right_after_its_hand_off_passes_the_worker_on(make_harness):
@@ -55,14 +64,26 @@ async def test_a_waiter_cancelled_right_after_its_hand_off_passes_the_worker_on(
     next_in_line = asyncio.create_task(harness.acquire())
     await settle()
 
-    harness.release(worker)  # goes to `cancelled`, which has not resumed yet
-    cancelled.cancel()
-    await asyncio.gather(cancelled, return_exceptions=True)
+    await harness.release(worker)  # goes to `cancelled`, which has not resumed yet
+    kept = await cancel(cancelled)
+    if kept is not None:
+        # The cancel arrived as the wait completed and the caller kept the worker: on
+        # Python 3.11, asyncio.wait_for returns the result in that case instead of
+        # raising CancelledError (fixed in 3.12). Not the pool's doing: release it on.
+        if sys.version_info < (3, 12):
+            warnings.warn(
+                "Python 3.11: asyncio.wait_for swallowed a cancel that arrived with the "
+                "hand-off; the cancelled caller kept its worker",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+        await harness.release(kept)
 
-    try:
-        got = await asyncio.wait_for(next_in_line, 0.2)
-    except TimeoutError:
-        pytest.fail("lost wake-up: a worker released to a cancelled waiter never reached the next")
+    got = await bounded(
+        next_in_line,
+        SERVED,
+        "lost wake-up: a worker released to a cancelled waiter never reached the next one",
+    )
     assert got is worker
 
 
@@ -72,10 +93,14 @@ async def test_a_timed_out_waiter_leaves_no_slot_behind(make_harness):
 
     with pytest.raises(TimeoutError):
         await harness.acquire()
-    harness.release(worker)
+    await harness.release(worker)
 
-    assert harness.snapshot().waiting == 0
-    assert await harness.acquire() is worker
+    got = await bounded(
+        harness.acquire(),
+        SERVED,
+        "a timed-out waiter left its place behind: the next caller waited",
+    )
+    assert got is worker
 
 
 async def test_acquire_timeout_is_honoured(make_harness):
@@ -99,13 +124,19 @@ async def test_acquire_timeout_covers_the_cold_start(make_harness):
 
     started = loop.time()
     with pytest.raises(TimeoutError):
-        await harness.acquire()
+        await harness.acquire()  # the harness fails it, naming the rule, if it waits on
     waited = loop.time() - started
     gate.set()
     await settle()
 
-    assert TIMEOUT - 0.002 <= waited < TIMEOUT + LATE_MARGIN
-    assert await asyncio.wait_for(harness.acquire(), 1.0) in harness.alive()
+    assert waited < TIMEOUT + LATE_MARGIN, (
+        f"acquire_timeout does not cover the cold start: a caller waited {waited:.2f} s "
+        f"on a {TIMEOUT} s timeout"
+    )
+    got = await bounded(
+        harness.acquire(), SERVED, "the cold start that outlived its caller's timeout was lost"
+    )
+    assert got in harness.alive()
     assert len(harness.alive()) == 1
 
 
@@ -119,6 +150,15 @@ async def test_a_caller_cancelled_during_its_cold_start_leaves_no_slot_behind(ma
     gate.set()
     await settle()
 
-    worker = await asyncio.wait_for(harness.acquire(), 1.0)
+    waited = asyncio.create_task(harness.acquire())
+    done, _ = await asyncio.wait({waited}, timeout=SERVED)
+    if not done:
+        waited.cancel()
+        provisioning = (await harness.snapshot()).provisioning
+        pytest.fail(
+            "a caller cancelled during its cold start left its slot taken: "
+            + (f"provisioning={provisioning} forever" if provisioning else "nobody else is served")
+        )
+    worker = waited.result()
     assert worker in harness.alive()
     assert len(harness.alive()) == 1

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from gateproof.testing.pool_harness import bounded, settle
+
 FIFO_BROKEN = "FIFO broken: waiters were not served in arrival order"
-
-
-async def settle(ticks: int = 20) -> None:
-    for _ in range(ticks):
-        await asyncio.sleep(0)
+ALL_SERVED = 5.0
 
 
 def start_waiters(harness, count: int, arrived: list[int], served: list[int]) -> list[asyncio.Task]:
@@ -20,7 +18,7 @@ def start_waiters(harness, count: int, arrived: list[int], served: list[int]) ->
         worker = await harness.acquire()
         served.append(number)
         await asyncio.sleep(0)
-        harness.release(worker)
+        await harness.release(worker)
 
     return [asyncio.create_task(waiter(number)) for number in range(count)]
 
@@ -34,8 +32,8 @@ async def test_waiters_are_served_in_arrival_order_when_workers_are_released(mak
     await settle()
     assert served == [], "a waiter was served while the only worker was checked out"
 
-    harness.release(held)
-    await asyncio.gather(*tasks)
+    await harness.release(held)
+    await bounded(asyncio.gather(*tasks), ALL_SERVED, "lost wake-up: a waiter was never served")
 
     assert served == arrived, FIFO_BROKEN
 
@@ -48,16 +46,16 @@ async def test_a_caller_arriving_right_after_a_release_queues_behind_the_waiter(
     async def first_in_line() -> None:
         worker = await harness.acquire()
         served.append("waiter")
-        harness.release(worker)
+        await harness.release(worker)
 
     waiter = asyncio.create_task(first_in_line())
     await settle()
 
-    harness.release(held)
+    await harness.release(held)
     worker = await harness.acquire()  # arrives after the waiter: must not take its worker
     served.append("latecomer")
-    harness.release(worker)
-    await waiter
+    await harness.release(worker)
+    await bounded(waiter, ALL_SERVED, "lost wake-up: the head waiter was never served")
 
     assert served == ["waiter", "latecomer"], (
         "FIFO broken: a caller arriving after a release took the worker from the head waiter"
@@ -72,8 +70,8 @@ async def test_waiters_are_served_in_arrival_order_when_a_worker_is_evicted(make
     tasks = start_waiters(harness, 4, arrived, served)
     await settle()
 
-    assert harness.evict(held)  # frees the slot: a new worker goes to the head waiter
-    await asyncio.gather(*tasks)
+    assert await harness.evict(held)  # frees the slot: a new worker goes to the head waiter
+    await bounded(asyncio.gather(*tasks), ALL_SERVED, "lost wake-up: a waiter was never served")
 
     assert served == arrived, FIFO_BROKEN
 
@@ -94,9 +92,13 @@ async def test_waiters_are_served_in_arrival_order_after_a_provisioning_failure(
             return
         outcomes.append(f"{name}: served")
         await asyncio.sleep(0)
-        harness.release(worker)
+        await harness.release(worker)
 
-    await asyncio.gather(*(caller(name) for name in ("a", "b", "c")))
+    await bounded(
+        asyncio.gather(*(caller(name) for name in ("a", "b", "c"))),
+        ALL_SERVED,
+        "a provisioning failure left waiters unserved",
+    )
 
     first, *others = arrived
     assert outcomes == [f"{first}: error"] + [f"{name}: served" for name in others], (

@@ -1,4 +1,4 @@
-"""Start, idle pruning, adoption, drain and stats."""
+"""Start (or keeping min_capacity warm), pruning, adoption, drain and stats."""
 
 from __future__ import annotations
 
@@ -6,39 +6,44 @@ import asyncio
 
 import pytest
 
-
-async def settle(ticks: int = 20) -> None:
-    for _ in range(ticks):
-        await asyncio.sleep(0)
+from gateproof.testing.pool_harness import ContractViolation, bounded, settle
 
 
-def require(harness, method: str) -> None:
-    if not hasattr(harness.pool, method):
-        pytest.skip(f"the pool under test has no {method}()")
+def require(harness, member: str) -> None:
+    if not harness.has(member):
+        pytest.skip(f"the pool under test has no {member}()")
 
 
-async def test_start_provisions_min_capacity_before_the_first_call(make_harness):
+async def test_min_capacity_is_kept_warm(make_harness):
     harness = make_harness(max_capacity=4, min_capacity=2)
-    require(harness, "start")
 
-    await harness.start()
+    if harness.has("start"):
+        await harness.start()
+        how = "after start()"
+    else:  # no start(): the pool must warm up on its own, at the latest around the first call
+        await harness.release(await harness.acquire())
+        await settle()
+        how = "after the first call (the pool has no start())"
 
-    assert harness.provision_calls == 2
-    assert harness.snapshot().idle == 2
+    warm = len(harness.owned())
+    assert warm >= 2, f"min_capacity is never kept warm: {warm} workers {how}, min_capacity=2"
+    assert harness.provision_calls <= 4
 
 
-async def test_prune_idle_evicts_only_workers_idle_for_idle_timeout(make_harness):
+async def test_prune_idle_evicts_only_workers_idle_past_idle_timeout(make_harness):
     harness = make_harness(max_capacity=3, idle_timeout=10.0)
     require(harness, "prune_idle")
     workers = [await harness.acquire() for _ in range(3)]
     for worker in workers:
-        harness.release(worker)
+        await harness.release(worker)
 
-    assert harness.prune(harness.clock.advance(9.0)) == []
-    pruned = harness.prune(harness.clock.advance(1.0))
+    await harness.advance(9.0)
+    assert await harness.prune() == [], "prune_idle took workers idle for less than idle_timeout"
+    await harness.advance(2.0)  # past the timeout, whether the pool compares with > or >=
+    pruned = await harness.prune()
 
-    assert set(pruned) == set(workers)
-    assert harness.snapshot().idle == 0
+    assert {id(w) for w in pruned} == {id(w) for w in workers}
+    assert harness.owned() == []
     assert await harness.acquire() not in workers
 
 
@@ -47,12 +52,13 @@ async def test_prune_idle_keeps_min_capacity_warm(make_harness):
     require(harness, "prune_idle")
     workers = [await harness.acquire() for _ in range(4)]
     for worker in workers:
-        harness.release(worker)
+        await harness.release(worker)
 
-    pruned = harness.prune(harness.clock.advance(60.0))
+    await harness.advance(60.0)
+    pruned = await harness.prune()  # the harness names a prune below min_capacity
 
     assert len(pruned) == 2
-    assert harness.snapshot().idle == 2
+    assert len(harness.owned()) == 2
 
 
 async def test_prune_idle_never_takes_a_busy_worker(make_harness):
@@ -60,11 +66,12 @@ async def test_prune_idle_never_takes_a_busy_worker(make_harness):
     require(harness, "prune_idle")
     busy = [await harness.acquire() for _ in range(2)]
     idle = await harness.acquire()
-    harness.release(idle)
+    await harness.release(idle)
 
-    assert harness.prune(harness.clock.advance(60.0)) == [idle]
+    await harness.advance(60.0)
+    assert await harness.prune() == [idle]
     for worker in busy:
-        harness.release(worker)
+        await harness.release(worker)
 
 
 async def test_adopt_respects_max_capacity(make_harness):
@@ -72,11 +79,11 @@ async def test_adopt_respects_max_capacity(make_harness):
     require(harness, "adopt")
     found = [harness.new_worker() for _ in range(3)]
 
-    adopted = harness.adopt(found)
+    adopted = await harness.adopt(found)
 
     assert len(adopted) == 2
-    assert harness.snapshot().idle == 2
-    assert harness.adopt([harness.new_worker()]) == []
+    assert len(harness.owned()) == 2
+    assert await harness.adopt([harness.new_worker()]) == []
     assert await harness.acquire() in adopted
     assert harness.provision_calls == 0
 
@@ -85,45 +92,65 @@ async def test_drain_fails_pending_waiters_cleanly_and_returns_every_worker(make
     harness = make_harness(max_capacity=2)
     busy = await harness.acquire()
     idle = await harness.acquire()
-    harness.release(idle)
-    await harness.acquire()  # takes `idle` again or the other: both now busy
+    await harness.release(idle)
+    await harness.acquire()  # takes `idle` again: both now busy
     waiters = [asyncio.create_task(harness.acquire()) for _ in range(3)]
     await settle()
 
-    drained = await harness.drain()
-    outcomes = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), 1.0)
+    drained = await bounded(harness.drain(), 2.0, "drain did not finish")
+    done, pending = await asyncio.wait(waiters, timeout=2.0)
+    for task in pending:
+        task.cancel()
 
-    assert {busy, idle} == set(drained)
-    for outcome in outcomes:
-        assert isinstance(outcome, Exception), f"a waiter got {outcome!r} from a drained pool"
-        assert not isinstance(outcome, TimeoutError), "drain left a waiter to time out"
-    with pytest.raises(Exception):  # noqa: B017 - the contract names no type for "closed"
-        await harness.acquire()
+    assert {id(busy), id(idle)} == {id(worker) for worker in drained}
+    served = [t for t in done if not t.cancelled() and t.exception() is None]
+    assert not served, f"drain did not close the pool: {len(served)} pending callers were served"
+    assert not pending, f"drain left callers waiting: {len(pending)} pending acquires never failed"
+    for task in done:
+        assert not isinstance(task.exception(), TimeoutError), "drain left a waiter to time out"
+    try:
+        late = await harness.acquire()
+    except ContractViolation:
+        raise
+    except Exception:  # the contract names no type for "closed"
+        return
+    pytest.fail(f"drain did not close the pool: a later acquire succeeded ({harness.name(late)})")
 
 
 async def test_stats_count_idle_busy_provisioning_and_waiting(make_harness):
     harness = make_harness(max_capacity=3)
     busy = await harness.acquire()
     idle = await harness.acquire()
-    harness.release(idle)
-    assert (harness.snapshot().idle, harness.snapshot().busy) == (1, 1)
+    await harness.release(idle)
+    assert reported(await harness.snapshot(), idle=1, busy=1)
 
     again = await harness.acquire()  # the idle one
     gate = harness.block_next()
     cold = asyncio.create_task(harness.acquire())
     await settle()
-    assert harness.snapshot().provisioning == 1
+    assert reported(await harness.snapshot(), provisioning=1)
 
     gate.set()
-    third = await cold
+    third = await bounded(cold, 1.0, "a finished cold start was not handed out")
     waiters = [asyncio.create_task(harness.acquire()) for _ in range(2)]
     await settle()
-    snapshot = harness.snapshot()
-    assert (snapshot.idle, snapshot.busy, snapshot.provisioning) == (0, 3, 0)
-    assert snapshot.waiting == 2
+    assert reported(await harness.snapshot(), idle=0, busy=3, provisioning=0, waiting=2)
 
     for worker in (busy, again, third):
-        harness.release(worker)
+        await harness.release(worker)
     for waiter in waiters:
-        harness.release(await waiter)
-    assert harness.snapshot() == type(snapshot)(idle=3, busy=0, provisioning=0, waiting=0)
+        await harness.release(
+            await bounded(waiter, 1.0, "a released worker never reached a waiter")
+        )
+    assert reported(await harness.snapshot(), idle=3, busy=0, provisioning=0, waiting=0)
+
+
+def reported(snapshot, **expected: int) -> bool:
+    """The fields the pool reports match; fields it does not report (None) are not judged."""
+    wrong = {
+        name: getattr(snapshot, name)
+        for name, value in expected.items()
+        if getattr(snapshot, name) is not None and getattr(snapshot, name) != value
+    }
+    assert not wrong, f"stats report {wrong}, expected {expected}"
+    return True

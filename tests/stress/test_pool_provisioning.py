@@ -6,10 +6,9 @@ import asyncio
 
 import pytest
 
+from gateproof.testing.pool_harness import bounded, settle
 
-async def settle(ticks: int = 20) -> None:
-    for _ in range(ticks):
-        await asyncio.sleep(0)
+SERVED = 1.0
 
 
 async def test_a_provisioning_error_reaches_the_caller(make_harness):
@@ -28,7 +27,9 @@ async def test_a_provisioning_failure_frees_its_slot(make_harness):
 
     with pytest.raises(RuntimeError):
         await harness.acquire()
-    worker = await asyncio.wait_for(harness.acquire(), 1.0)
+    worker = await bounded(
+        harness.acquire(), SERVED, "a failed cold start kept its slot: the next caller waited"
+    )
 
     assert harness.alive() == [worker]
 
@@ -44,8 +45,9 @@ async def test_a_provisioning_failure_wakes_the_next_waiter(make_harness):
     gate.set()
 
     with pytest.raises(RuntimeError):
-        await first
-    assert await asyncio.wait_for(second, 1.0) in harness.alive()
+        await bounded(first, SERVED, "a failed cold start never reached its caller")
+    got = await bounded(second, SERVED, "a failed cold start did not wake the next waiter")
+    assert got in harness.alive()
 
 
 async def test_cold_starts_run_concurrently_outside_any_lock(make_harness):
@@ -57,8 +59,10 @@ async def test_cold_starts_run_concurrently_outside_any_lock(make_harness):
     assert harness.provision_calls == 3, "a cold start waited for another one to finish"
     for gate in reversed(gates):
         gate.set()
-    workers = await asyncio.wait_for(asyncio.gather(*callers), 1.0)
-    assert len(set(workers)) == 3
+    workers = await bounded(
+        asyncio.gather(*callers), SERVED, "finished cold starts were not handed out"
+    )
+    assert len({id(worker) for worker in workers}) == 3
 
 
 async def test_a_slow_cold_start_does_not_hold_back_a_released_worker(make_harness):
@@ -68,12 +72,12 @@ async def test_a_slow_cold_start_does_not_hold_back_a_released_worker(make_harne
     cold = asyncio.create_task(harness.acquire())
     await settle()
 
-    harness.release(worker)  # the pool is not locked by the cold start in progress
+    await harness.release(worker)  # the pool is not locked by the cold start in progress
     fresh = asyncio.create_task(harness.acquire())
-    done, _ = await asyncio.wait({cold, fresh}, timeout=1.0, return_when="FIRST_COMPLETED")
+    done, _ = await asyncio.wait({cold, fresh}, timeout=SERVED, return_when="FIRST_COMPLETED")
 
     assert done, "a released worker waited for an unrelated cold start to finish"
     assert done.pop().result() is worker
     gate.set()
-    both = await asyncio.wait_for(asyncio.gather(cold, fresh), 1.0)
-    assert set(both) == set(harness.alive())
+    both = await bounded(asyncio.gather(cold, fresh), SERVED, "a finished cold start was lost")
+    assert {id(w) for w in both} == {id(w) for w in harness.alive()}

@@ -190,16 +190,17 @@ def test_shuffled_event_loop_is_a_selector_loop():
 # -- what shuffling buys: the benchmark ------------------------------------------
 
 
-def test_bench_shuffle_catches_the_legacy_acquire_race_in_more_configurations(capsys):
+def test_bench_shuffle_measures_every_loop_and_no_correct_pool_fails_after(capsys):
     from gateproof.cli import main
 
     status = main(["bench", "shuffle", "--runs", "2"])
     output = capsys.readouterr().out
 
     assert status == 0, output
-    assert re.search(r"control: the reference pool failed 0 of \d+ shuffled runs", output)
-    plain, shuffled = map(int, re.search(r"acquire race +(\d+)/12 vs (\d+)/12", output).groups())
-    assert shuffled > plain
+    assert re.search(r"reference pool: before failed \d+ of \d+ runs, after failed 0 of", output)
+    assert re.search(r"Condition pool: before failed \d+ of \d+ runs, after failed 0 of", output)
+    for scenario in ("acquire race", "idle eviction", "fifo order", "release after eviction"):
+        assert re.search(rf"  {scenario} +\d+% +\d+% +\d+% ", output), scenario
     assert "evicted worker handed out again" in output
 
 
@@ -208,3 +209,55 @@ def test_bench_shuffle_refuses_a_bad_pool_impl(capsys):
 
     assert main(["bench", "shuffle", "--pool-impl", "nowhere"]) == EXIT_USAGE
     assert "module:factory" in capsys.readouterr().err
+
+
+# -- what the shuffle may and may not reorder ------------------------------------
+
+
+def wake_order(make_loop) -> list[str]:
+    """Which of five waiters runs first after one notify_all, and a stranger's step."""
+    order: list[str] = []
+
+    async def main() -> None:
+        condition = asyncio.Condition()
+
+        async def waiter(name: str) -> None:
+            async with condition:
+                await condition.wait()
+                order.append(name)
+
+        async def stranger() -> None:
+            for _ in range(3):  # its own steps, each made runnable by itself
+                await asyncio.sleep(0)
+            order.append("stranger")
+
+        tasks = [asyncio.create_task(waiter(name)) for name in "abcde"]
+        tasks.append(asyncio.create_task(stranger()))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        async with condition:
+            condition.notify_all()
+        await asyncio.gather(*tasks)
+
+    with asyncio.Runner(loop_factory=make_loop) as runner:
+        runner.run(main())
+    return order
+
+
+def test_waiters_woken_by_one_notify_all_keep_their_order_under_shuffling():
+    for seed in range(30):
+        woken = [name for name in wake_order(loop_factory(seed)) if name != "stranger"]
+        assert woken == list("abcde"), f"seed {seed}: {woken}"
+
+
+def test_shuffling_the_whole_queue_breaks_that_order_which_is_why_it_is_not_the_default():
+    orders = {
+        tuple(n for n in wake_order(loop_factory(seed, keep_batches=False)) if n != "stranger")
+        for seed in range(30)
+    }
+    assert any(order != tuple("abcde") for order in orders)
+
+
+def test_independent_tasks_still_interleave_differently_under_shuffling():
+    positions = {wake_order(loop_factory(seed)).index("stranger") for seed in range(30)}
+    assert len(positions) > 1

@@ -103,6 +103,9 @@ def test_the_stress_line_reports_the_wall_time_and_the_verdict(tmp_path, monkeyp
     assert match, out
     assert float(match[1]) > 0
     assert "  PASSED: every test passed 2 consecutive runs" in out
+    assert re.search(
+        r"shuffled loop \(the default\) costs [\d.]+x the wall time of --no-shuffle", out
+    )
 
 
 def test_another_pool_is_measured_through_the_adapter_contract(capsys):

@@ -236,6 +236,9 @@ def test_a_pytest_crash_exits_3_and_keeps_the_results_so_far(tmp_path, monkeypat
     assert report["pytest_exit_code"] == -signal.SIGKILL
     assert results_by_id(report)["test_crash.py::test_a_first"]["passed"] == 2
     assert report["verdict"].startswith("INCOMPLETE")
+    assert report["lost_runs"] == 2
+    assert report["lost_because"] == "pytest was killed by signal 9"
+    assert len(report["restarts"]) == 1  # retried once; it crashed again before any run ended
 
 
 def test_seed_and_extra_pytest_arguments_reach_pytest(tmp_path, monkeypatch):
