@@ -322,7 +322,7 @@ def check_stress(check: dict[str, Any], mapping: Mapping, evidence: Evidence) ->
     return _result(
         check,
         passed,
-        outcome["verdict"],
+        outcome["verdict"] if passed else _stress_failures(outcome),
         {
             "consecutive_passes": outcome["consecutive_passes"],
             "upper_bound_95": outcome["upper_bound_95"],
@@ -344,6 +344,21 @@ def check_stress(check: dict[str, Any], mapping: Mapping, evidence: Evidence) ->
             ],
         },
     )
+
+
+def _stress_failures(outcome: dict[str, Any]) -> str:
+    """Which tests failed, and what they found: the head of each distinct failure message."""
+    failing = [t for t in outcome["tests"] if t["failed"] + t["errors"]]
+    found: dict[str, int] = {}
+    for test in failing:
+        for signature in test["signatures"]:
+            head = (signature.get("message") or signature["type"]).split(":", 1)[0][:90]
+            found[head] = found.get(head, 0) + signature.get("count", 1)
+    heads = sorted(found, key=lambda h: -found[h])
+    text = f"{len(failing)} of {len(outcome['tests'])} tests failed"
+    if not outcome.get("complete", True):
+        text += " (the run did not complete)"
+    return text + ("; found: " + "; ".join(heads) if heads else "")
 
 
 KINDS: dict[str, Callable[[dict[str, Any], Mapping, Evidence], CheckResult]] = {

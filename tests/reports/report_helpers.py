@@ -12,10 +12,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def foreign_tree(tmp_path: Path) -> Path:
-    """A copy of the foreign gateway (its own `app` package, conftest files, failing tests)."""
-    tree = tmp_path / "foreign_gateway"
-    shutil.copytree(FIXTURES / "foreign_gateway", tree)
-    return tree
+    """A copy of the foreign gateway (its own `app` package, conftest files, failing tests).
+
+    Its gate and mapping files for tests are copied beside it, in ``foreign_gates/``.
+    """
+    shutil.copytree(FIXTURES, tmp_path / "fixtures")
+    return tmp_path / "fixtures" / "foreign_gateway"
 
 
 def gateproof(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
