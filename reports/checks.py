@@ -174,8 +174,7 @@ def check_calls_none(check: dict[str, Any], mapping: Mapping, evidence: Evidence
                 for name in check["names"]:
                     if _matches(parts, name):
                         found.append(f"{_rel(mapping, path)}:{node.lineno} calls {'.'.join(parts)}")
-    text = "; ".join(found) if found else f"none of {', '.join(check['names'])} is called"
-    return _result(check, not found, text, {"calls": found})
+    return _none_found(check, found, "calls", f"none of {', '.join(check['names'])} is called")
 
 
 def check_no_attribute_branch(
@@ -194,8 +193,8 @@ def check_no_attribute_branch(
                     and sub.attr in attributes
                 ):
                     found.append(f"{_rel(mapping, path)}:{node.lineno} branches on self.{sub.attr}")
-    text = "; ".join(found) if found else f"no branch on self.{{{', '.join(sorted(attributes))}}}"
-    return _result(check, not found, text, {"branches": found})
+    clean = f"no branch on self.{{{', '.join(sorted(attributes))}}}"
+    return _none_found(check, found, "branches", clean)
 
 
 def check_absent(check: dict[str, Any], mapping: Mapping, evidence: Evidence) -> CheckResult:
@@ -249,8 +248,7 @@ def check_imports_none(check: dict[str, Any], mapping: Mapping, evidence: Eviden
         for module in sorted(_imported_modules(_tree(path))):
             if any(module == b or module.startswith(b + ".") for b in banned):
                 found.append(f"{_rel(mapping, path)} imports {module}")
-    text = "; ".join(found) if found else f"no file imports {', '.join(banned)}"
-    return _result(check, not found, text, {"imports": found})
+    return _none_found(check, found, "imports", f"no file imports {', '.join(banned)}")
 
 
 def check_unused_imports(
@@ -281,8 +279,7 @@ def check_unused_imports(
             for m in collector.found
             if isinstance(m, messages.UnusedImport)
         ]
-    text = "unused: " + "; ".join(unused) if unused else "every import is used"
-    return _result(check, not unused, text, {"unused": unused})
+    return _none_found(check, unused, "unused", "every import is used", prefix="unused: ")
 
 
 def check_tests_pass(check: dict[str, Any], mapping: Mapping, evidence: Evidence) -> CheckResult:
@@ -379,6 +376,14 @@ def _result(check: dict[str, Any], ok: bool, evidence: str, details: dict[str, A
     return CheckResult(
         check["id"], check["kind"], check["title"], PASSED if ok else FAILED, evidence, details
     )
+
+
+def _none_found(
+    check: dict[str, Any], found: list[str], key: str, clean: str, *, prefix: str = ""
+) -> CheckResult:
+    """A check that passes when it finds nothing: what it found is the evidence."""
+    text = prefix + "; ".join(found) if found else clean
+    return _result(check, not found, text, {key: found})
 
 
 def run_check(check: dict[str, Any], mapping: Mapping, evidence: Evidence) -> CheckResult:

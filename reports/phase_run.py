@@ -28,6 +28,7 @@ from reports.mapping import Mapping
 from reports.paths import shown
 
 SCHEMA = "gateproof.report/1"
+CHILD_GRACE_SECONDS = 30.0  # gateproof stress gives pytest 10 s, then cleans up
 
 
 def _default_gateproof() -> list[str]:
@@ -65,6 +66,27 @@ def step_audit(run: Run) -> str:
     return data["verdict"]
 
 
+def run_child(command: list[str], cwd: Path, *, capture: bool = False) -> tuple[int, str]:
+    """Run another gateproof command; on Ctrl-C let it clean up (it got the SIGINT too).
+
+    ``subprocess.run`` would kill it at once, before it stops its own pytest.
+    Returns the exit status and, with ``capture``, its stderr.
+    """
+    stderr = subprocess.PIPE if capture else None
+    with subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr, text=True
+    ) as process:
+        try:
+            _, err = process.communicate()
+        except KeyboardInterrupt:
+            try:
+                process.wait(timeout=CHILD_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            raise
+    return process.returncode, err or ""
+
+
 def _stress_once(run: Run, check: dict[str, Any]) -> dict[str, Any] | str:
     selected = run.mapping.selection(check["selection"])
     if selected is None:
@@ -80,13 +102,14 @@ def _stress_once(run: Run, check: dict[str, Any]) -> dict[str, Any] | str:
     command = [*run.gateproof, "stress", *paths, "--count", str(check["count"]), "--out", str(out)]
     if args:
         command += ["--", *args]
-    done = subprocess.run(command, cwd=run.mapping.root, stdout=subprocess.DEVNULL, check=False)
     report = out / "flakiness.json"
+    report.unlink(missing_ok=True)  # a report left by an earlier run must not stand for this one
+    code, _ = run_child(command, run.mapping.root)
     if not report.exists():
-        return f"gateproof stress exited {done.returncode} without a report; see {out}/pytest.log"
+        return f"gateproof stress exited {code} without a report; see {out}/pytest.log"
     data = json.loads(report.read_text())
-    if done.returncode not in (0, 1):
-        return f"gateproof stress could not run it (exit {done.returncode}): {data['verdict']}"
+    if code not in (0, 1):
+        return f"gateproof stress could not run it (exit {code}): {data['verdict']}"
     return data
 
 
@@ -109,15 +132,16 @@ def step_sim(run: Run) -> str:
         return "skipped: the mapping names no scenario"
     out = (run.out / "sim").resolve()
     command = [*run.gateproof, "sim", scenario, "--out", str(out), "--quiet"]
-    done = subprocess.run(command, cwd=run.mapping.root, capture_output=True, text=True)
     path = out / "sim.json"
+    path.unlink(missing_ok=True)
+    code, stderr = run_child(command, run.mapping.root, capture=True)
     check = {
         "id": "sim-slo",
         "kind": "sim",
         "title": f"the capacity model of {scenario} meets its SLOs",
     }
     if not path.exists():
-        reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        reason = (stderr.strip().splitlines() or [f"exit {code}"])[-1]
         run.extra_checks.append(
             CheckResult(check["id"], "sim", check["title"], NOT_CHECKED, reason)
         )

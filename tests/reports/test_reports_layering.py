@@ -1,4 +1,4 @@
-"""reports/ reads the outputs of the other parts; the CLI package is a layer over it, not under it."""
+"""reports/ reads the outputs of the other parts; the CLI is a layer over it, not under it."""
 
 from __future__ import annotations
 
