@@ -227,6 +227,7 @@ def check_present(check: dict[str, Any], mapping: Mapping, evidence: Evidence) -
                 missing.append(str(value))
                 continue
         found.append(str(value))
+    missing = list(dict.fromkeys(missing))  # a missing file once, however many symbols it lacks
     text = f"missing: {', '.join(missing)}" if missing else f"found: {', '.join(found)}"
     return _result(check, not missing, text, {"missing": missing, "found": found})
 

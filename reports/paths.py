@@ -14,4 +14,4 @@ def shown(path: str | Path, base: Path | None = None) -> str:
         return "."
     if absolute.is_relative_to(base):
         return absolute.relative_to(base).as_posix()
-    return os.fspath(path)
+    return os.fspath(absolute) if os.sep in os.fspath(path) or Path(path).exists() else str(path)

@@ -173,3 +173,22 @@ def test_a_path_that_does_not_exist_is_bad_input(tmp_path: Path) -> None:
     done = gateproof("audit", "no-such-dir", cwd=tmp_path)
     assert done.returncode == 2
     assert "is not a directory" in done.stderr
+
+
+def test_the_suite_runs_with_the_given_python_from_the_tree_s_own_root(tmp_path: Path) -> None:
+    import sys
+
+    tree = foreign_tree(tmp_path)
+    marker = tmp_path / "python-was-used"
+    python = tmp_path / "their-python"
+    python.write_text(f'#!/bin/sh\necho "$PWD" >> {marker}\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    # From outside the tree, auditing only its app/ package: the root is where pyproject.toml is.
+    done = gateproof(
+        "audit", str(tree / "app"), "--python", str(python), "--out", "out", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(marker.read_text().split()) == {str(tree)}
+    data = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert data["suite"]["tests"] == 4
+    assert _file(data, "services/pool.py")["line_percent"] == 86.4
