@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +58,8 @@ class AuditPlan:
     python: str
     workers: str = "0"
     spec: Path | None = None
+    progress: Callable[[str], None] | None = None
+    subprocesses: bool = False
 
 
 def find_root(source: Path) -> Path:
@@ -225,6 +227,8 @@ def audit(plan: AuditPlan, out: Path) -> dict[str, Any]:
             out=out / "suite",
             python=plan.python,
             workers=plan.workers,
+            progress=plan.progress,
+            subprocesses=plan.subprocesses,
         )
     else:
         suite = SuiteRun(command=[], cwd=str(root), exit_code=None, wall_seconds=0.0)

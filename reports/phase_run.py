@@ -58,7 +58,12 @@ def step_audit(run: Run) -> str:
         return "skipped: the gate reads no coverage"
     m = run.mapping
     plan = AuditPlan(
-        source=m.source, root=m.root, tests=m.tests, python=m.python, workers=m.workers
+        source=m.source,
+        root=m.root,
+        tests=m.tests,
+        python=m.python,
+        workers=m.workers,
+        progress=lambda text: run.say(f"  audit: {text}"),
     )
     data = audit(plan, run.out / "audit")
     write_audit(data, run.out / "audit")

@@ -45,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--workers", default="0", help="pytest-xdist workers for the suite (default: 0, none)"
     )
+    parser.add_argument(
+        "--subprocesses",
+        action="store_true",
+        help="also measure Python processes the tests start (coverage.py's patch = subprocess; "
+        "slower)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}/")
     parser.set_defaults(func=run)
 
@@ -67,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_for(
         args.path, tests=args.tests, python=python, workers=args.workers, spec=args.spec
     )
+    plan.subprocesses = args.subprocesses
+    plan.progress = lambda text: print(f"audit: {text}", file=sys.stderr, flush=True)
     print(
         f"audit: running {' '.join(plan.tests) or 'the suite'} from {plan.root} ...",
         file=sys.stderr,

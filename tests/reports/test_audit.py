@@ -192,3 +192,20 @@ def test_the_suite_runs_with_the_given_python_from_the_tree_s_own_root(tmp_path:
     data = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert data["suite"]["tests"] == 4
     assert _file(data, "services/pool.py")["line_percent"] == 86.4
+
+
+@pytest.mark.parametrize(("flag", "refill_covered"), [([], 0.0), (["--subprocesses"], 100.0)])
+def test_code_run_in_a_child_process_is_measured_only_when_asked(
+    tmp_path: Path, flag: list[str], refill_covered: float
+) -> None:
+    tree = foreign_tree(tmp_path)
+    (tree / "tests" / "test_cli.py").write_text(
+        "import subprocess, sys\n\n\n"
+        "def test_refill_from_the_command_line() -> None:\n"
+        "    code = 'from app.services.limiter import refill; refill(1, 1, 5); refill(5, 1, 5)'\n"
+        "    subprocess.run([sys.executable, '-c', code], check=True)\n"
+    )
+    done = gateproof("audit", ".", *flag, "--out", str(tmp_path / "out"), cwd=tree)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert _symbol(data, "app/services/limiter.py", "refill")["line_percent"] == refill_covered
