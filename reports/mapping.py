@@ -141,8 +141,15 @@ def load_mapping(path: Path) -> Mapping:
 
 
 def builtin_mapping(target: str) -> Mapping:
-    """The mapping shipped for ``reference`` or ``legacy``."""
-    return load_mapping(BUILTIN / f"{target}.yaml")
+    """The mapping shipped for ``reference`` or ``legacy`` (their tests live in the checkout)."""
+    mapping = load_mapping(BUILTIN / f"{target}.yaml")
+    missing = [t for t in mapping.tests if not (mapping.root / t).exists()]
+    if missing:
+        raise MappingError(
+            f"--target {target} runs gateproof's own tests ({missing[0]} ...), which only a "
+            f"source checkout has: run it from a clone of gateproof"
+        )
+    return mapping
 
 
 def default_mapping(tree: Path) -> Mapping:
