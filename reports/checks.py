@@ -51,7 +51,9 @@ class _NotChecked(Exception):
 
 
 def _unresolved(name: str, why: str) -> _NotChecked:
-    return _NotChecked(f"{name!r} {why}; point it at this tree's own path in a mapping file")
+    return _NotChecked(
+        f"{name!r} {why}: nothing to check (if the tree has it elsewhere, map it in a mapping file)"
+    )
 
 
 def resolve_files(mapping: Mapping, name: str) -> list[Path]:
@@ -81,7 +83,7 @@ def resolve_files(mapping: Mapping, name: str) -> list[Path]:
     if not found:
         shown = patterns if patterns != [name] else name
         raise _unresolved(
-            name, f"resolves to {shown}, which matches no file in {mapping.source.name}/"
+            name, f"resolves to {shown}, which matches no file under {mapping.source.name}/"
         )
     return sorted(found)
 
