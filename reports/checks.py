@@ -56,11 +56,21 @@ def _unresolved(name: str, why: str) -> _NotChecked:
     )
 
 
-def resolve_files(mapping: Mapping, name: str) -> list[Path]:
-    """The code files a gate name (a path or glob) stands for in the tree, or not checked."""
+def _not_applicable(name: str) -> _NotChecked:
+    return _NotChecked(f"the mapping marks {name!r} as not applicable to this tree")
+
+
+def mapped(mapping: Mapping, name: str) -> Any:
+    """The tree's path (or globs) for a gate's name; not checked when the mapping says null."""
     value = mapping.target(name)
     if value is UNRESOLVED:
-        raise _NotChecked(f"the mapping marks {name!r} as not applicable to this tree")
+        raise _not_applicable(name)
+    return value
+
+
+def resolve_files(mapping: Mapping, name: str) -> list[Path]:
+    """The code files a gate name (a path or glob) stands for in the tree, or not checked."""
+    value = mapped(mapping, name)
     patterns = value if isinstance(value, list) else [value]
     found: set[Path] = set()
     for pattern in patterns:
@@ -101,9 +111,7 @@ def _tree(path: Path) -> ast.Module:
 
 def resolve_class(mapping: Mapping, name: str) -> tuple[Path, ast.ClassDef]:
     """A gate's ``file::Class`` as the tree's file and class node, or not checked."""
-    value = mapping.target(name)
-    if value is UNRESOLVED:
-        raise _NotChecked(f"the mapping marks {name!r} as not applicable to this tree")
+    value = mapped(mapping, name)
     file, _, class_name = str(value).partition("::")
     path = mapping.source / file
     if not path.is_file():
@@ -202,9 +210,7 @@ def check_no_attribute_branch(
 def check_absent(check: dict[str, Any], mapping: Mapping, evidence: Evidence) -> CheckResult:
     present = []
     for name in check["targets"]:
-        value = mapping.target(name)
-        if value is UNRESOLVED:
-            raise _NotChecked(f"the mapping marks {name!r} as not applicable to this tree")
+        value = mapped(mapping, name)
         if (mapping.source / str(value)).exists():
             present.append(str(value))
     text = f"still present: {', '.join(present)}" if present else "none of them exists"
@@ -214,9 +220,7 @@ def check_absent(check: dict[str, Any], mapping: Mapping, evidence: Evidence) ->
 def check_present(check: dict[str, Any], mapping: Mapping, evidence: Evidence) -> CheckResult:
     missing, found = [], []
     for name in check["targets"]:
-        value = mapping.target(name)
-        if value is UNRESOLVED:
-            raise _NotChecked(f"the mapping marks {name!r} as not applicable to this tree")
+        value = mapped(mapping, name)
         file, _, symbol = str(value).partition("::")
         path = mapping.source / file
         if not path.is_file():
@@ -293,7 +297,7 @@ def check_tests_pass(check: dict[str, Any], mapping: Mapping, evidence: Evidence
     if prefix:
         selected = mapping.selection(prefix)
         if selected is None:
-            raise _NotChecked(f"the mapping marks {prefix!r} as not applicable to this tree")
+            raise _not_applicable(prefix)
         prefixes = selected[0]
     else:
         prefixes = [""]
