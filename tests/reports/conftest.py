@@ -1,0 +1,3 @@
+"""The foreign trees under fixtures/ are audited in subprocesses, never collected here."""
+
+collect_ignore_glob = ["fixtures/*"]

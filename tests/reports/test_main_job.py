@@ -1,0 +1,57 @@
+"""The main job for real: the Phase 0 report on the reference gateway (green) and on the legacy one.
+
+Both run the whole gate (the suite under coverage, the stress suite 100
+times, the model), so they share one module: one pytest-xdist worker runs
+them one after the other, never both at once on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from report_helpers import REPO, gateproof
+
+pytestmark = pytest.mark.slow
+
+
+def _report(out: Path) -> tuple[dict, dict]:
+    report = json.loads((out / "report.json").read_text())
+    return report, {c["id"]: c for c in report["checks"]}
+
+
+def test_the_reference_gateway_passes_phase_0_on_the_embedded_default(tmp_path: Path) -> None:
+    done = gateproof("report", "--phase", "0", "--out", str(tmp_path), cwd=REPO, timeout=900)
+    report, checks = _report(tmp_path)
+    assert done.returncode == 0, report["summary"] + "\n" + json.dumps(report["checks"], indent=1)
+    assert report["verdict"] == "passed"
+    assert checks["stress-100"]["details"]["consecutive_passes"] == 100
+    assert (
+        checks["auth-coverage"]["verdict"] == "not checked"
+    )  # until the gateway has an auth module
+    assert checks["sim-slo"]["verdict"] == "passed"
+    assert (tmp_path / "audit" / "EXISTING_CODE_AUDIT.md").exists()
+
+
+def test_the_legacy_gateway_fails_phase_0_on_its_pool_race_and_missing_tests(
+    tmp_path: Path,
+) -> None:
+    done = gateproof(
+        "report",
+        "--phase",
+        "0",
+        "--target",
+        "legacy",
+        "--out",
+        str(tmp_path),
+        cwd=REPO,
+        timeout=900,
+    )
+    report, checks = _report(tmp_path)
+    assert done.returncode == 1, done.stderr[-3000:]
+    failed = {cid for cid, c in checks.items() if c["verdict"] == "failed"}
+    assert failed == {"stress-100", "invoker-isolation-tests"}
+    assert "evicted worker handed out again" in checks["stress-100"]["evidence"]
+    reference = json.loads((REPO / "reports/examples/phase0-reference/report.json").read_text())
+    assert report["coverage"]["line_percent"] < reference["coverage"]["line_percent"]
