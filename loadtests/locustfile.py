@@ -1,0 +1,144 @@
+"""The Locust side of `gateproof load`: users and a shape built from a scenario.
+
+Locust loads this file in every process of a run (``gateproof load`` starts
+it as ``locust -f``; it is never imported by the calling process). The run's
+:class:`~loadtests.spec.RunSpec` comes in the ``GATEPROOF_LOAD_SPEC``
+environment variable.
+
+* :class:`ScenarioUser` is an open-model arrival stream (see
+  :mod:`loadtests.plan`): each arrival picks its function in proportion to the
+  scenario's rates and calls the invoke API, or the function's routed path;
+* :class:`ScenarioShape` follows the scenario's rate over time (steps, spikes)
+  with one user per :data:`~loadtests.plan.HEADROOM_S` of mean gap, resets
+  the statistics when the warm-up ends, and ends the run at its duration.
+
+A call the gateway refused without running it (no capacity within the acquire
+timeout, breaker open, rate limited) is reported under ``NAME [code]``, so the
+row ``NAME`` holds the calls that ran on a worker, as the simulator's latency does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gevent
+from locust import FastHttpUser, LoadTestShape, constant, events, task
+from locust.runners import WorkerRunner
+
+from loadtests.plan import LoadPlan
+from loadtests.spec import RunSpec
+from loadtests.tally import REFUSED_CODES, Tally, refused_name
+
+SPEC = RunSpec.from_env()
+PLAN = LoadPlan(SPEC.load(), inject=SPEC.inject)
+HEADERS = SPEC.request_headers()
+TALLY = Tally()
+_IDLE_S = 1.0  # a user with no arrival due looks again at least this often
+_clock: dict[str, float] = {"start": time.monotonic(), "window": time.monotonic()}
+
+
+def _now() -> float:
+    return time.monotonic() - _clock["start"]
+
+
+class ScenarioUser(FastHttpUser):
+    wait_time = constant(0)
+    network_timeout = 120.0
+    connection_timeout = 10.0
+    _ids: ClassVar[int] = 0
+
+    def on_start(self) -> None:
+        ScenarioUser._ids += 1
+        self.rng = random.Random(f"{SPEC.seed}-{os.getpid()}-{ScenarioUser._ids}")
+        self.due: float | None = None
+
+    @task
+    def arrive(self) -> None:
+        now = _now()
+        if self.due is None:
+            self.due = PLAN.next_arrival(now, self.rng)
+        if self.due > now:
+            gevent.sleep(min(self.due - now, _IDLE_S))
+            return
+        due, self.due = self.due, None
+        TALLY.arrival(now - due)
+        self.call(PLAN.pick(due, self.rng), due)
+        self.due = PLAN.next_arrival(due, self.rng)  # from the scheduled time: open model
+
+    def call(self, name: str, at: float) -> None:
+        spec = PLAN.request(name)
+        body = PLAN.body(name, at, self.rng)
+        with self.client.request(
+            spec.method, spec.path, data=body, headers=HEADERS, name=name, catch_response=True
+        ) as response:
+            status = response.status_code or None
+            error = getattr(response, "error", None)  # set when no HTTP response came back
+            detail = repr(error) if error is not None else ""
+            request_id = response.headers.get("x-request-id") if status else None
+            code = TALLY.response(name, status, response.content, request_id, detail)
+            if code in REFUSED_CODES:  # never ran: its latency is not the function's
+                response.request_meta["name"] = refused_name(name, code)
+            if status and 200 <= status < 300:
+                response.success()
+            else:
+                response.failure(f"HTTP {status or 'none'} {code or detail or ''}".strip())
+
+
+class ScenarioShape(LoadTestShape):
+    def __init__(self) -> None:
+        super().__init__()
+        self.warm = PLAN.warmup <= 0
+
+    def tick(self) -> tuple[int, float] | None:
+        t = self.get_run_time()
+        if t >= PLAN.duration:
+            return None
+        if not self.warm and t >= PLAN.warmup:
+            self.warm = True
+            if self.runner is not None:
+                self.runner.stats.reset_all()
+            TALLY.clear()
+            _clock["window"] = time.monotonic()
+        return PLAN.users(t), PLAN.spawn_rate
+
+
+@events.test_start.add_listener
+def _started(environment: Any, **_: Any) -> None:
+    _clock["start"] = _clock["window"] = time.monotonic()
+    TALLY.clear()
+
+
+@events.report_to_master.add_listener
+def _send(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    data["gateproof"] = TALLY.as_dict()
+    TALLY.clear()
+
+
+@events.worker_report.add_listener
+def _receive(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    if "gateproof" in data:
+        TALLY.merge(data["gateproof"])
+
+
+@events.test_stop.add_listener
+def _stopped(environment: Any, **_: Any) -> None:
+    _clock.setdefault("stop", time.monotonic())
+    _write(environment)
+
+
+@events.quitting.add_listener
+def _quitting(environment: Any, **_: Any) -> None:
+    _write(environment)  # again: a master has the workers' last reports by now
+
+
+def _write(environment: Any) -> None:
+    if SPEC.tally_path is None or isinstance(environment.runner, WorkerRunner):
+        return
+    stop = _clock.get("stop", time.monotonic())
+    document = {**TALLY.as_dict(), "window_s": stop - _clock["window"]}
+    Path(SPEC.tally_path).write_text(json.dumps(document, indent=1))
