@@ -96,7 +96,7 @@ def gateway_config(scenario: Scenario) -> tuple[str, str]:
 
 
 def _gateway_env(scenario: Scenario, workdir: Path, **extra: str) -> dict[str, str]:
-    """The gateway's environment: the scenario's breaker and janitor; no proxy, no stray settings."""
+    """The gateway's environment: the scenario's breaker and janitor, and no proxy."""
     env = {
         key: value
         for key, value in os.environ.items()
