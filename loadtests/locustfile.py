@@ -39,6 +39,10 @@ PLAN = LoadPlan(SPEC.load(), inject=SPEC.inject)
 HEADERS = SPEC.request_headers()
 TALLY = Tally()
 _IDLE_S = 1.0  # a user with no arrival due looks again at least this often
+# A server closes a keep-alive connection idle for a few seconds (uvicorn: 5 s); a call
+# written into a connection the server is closing would fail as a dropped connection,
+# and a POST is never retried. A user idle longer than this opens a new connection.
+_REUSE_S = 3.0
 _clock: dict[str, float] = {"start": time.monotonic(), "window": time.monotonic()}
 
 
@@ -56,6 +60,7 @@ class ScenarioUser(FastHttpUser):
         ScenarioUser._ids += 1
         self.rng = random.Random(f"{SPEC.seed}-{os.getpid()}-{ScenarioUser._ids}")
         self.due: float | None = None
+        self.last_call = 0.0
 
     @task
     def arrive(self) -> None:
@@ -73,6 +78,8 @@ class ScenarioUser(FastHttpUser):
     def call(self, name: str, at: float) -> None:
         spec = PLAN.request(name)
         body = PLAN.body(name, at, self.rng)
+        if time.monotonic() - self.last_call > _REUSE_S:
+            self.client.client.close()  # the next call connects afresh
         with self.client.request(
             spec.method, spec.path, data=body, headers=HEADERS, name=name, catch_response=True
         ) as response:
@@ -87,6 +94,7 @@ class ScenarioUser(FastHttpUser):
                 response.success()
             else:
                 response.failure(f"HTTP {status or 'none'} {code or detail or ''}".strip())
+        self.last_call = time.monotonic()
 
 
 class ScenarioShape(LoadTestShape):

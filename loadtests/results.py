@@ -172,6 +172,8 @@ class LoadResult:
 
 
 def _show(metric: str, value: float) -> str:
+    if math.isnan(value):
+        return "(not measured)"
     if metric.startswith("latency"):
         return f"{value * 1000:.1f} ms"
     return f"{value:.2%}"
