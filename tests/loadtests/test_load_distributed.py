@@ -20,6 +20,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _worker_argv(scenario: Path, port: str, out: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "gateproof", "load", str(scenario),
+        "--set", "duration=10",
+        "--worker", "--master-host", "127.0.0.1", "--master-port", port,
+        "--out", str(out),
+    ]  # fmt: skip
+
+
 def test_a_master_and_two_workers_on_this_machine_produce_one_report(tmp_path: Path) -> None:
     scenario = write_scenario(tmp_path)
     port = str(_free_port())
@@ -37,26 +46,11 @@ def test_a_master_and_two_workers_on_this_machine_produce_one_report(tmp_path: P
     )  # fmt: skip
     workers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gateproof",
-                "load",
-                str(scenario),
-                "--set",
-                "duration=10",
-                "--worker",
-                "--master-host",
-                "127.0.0.1",
-                "--master-port",
-                port,
-                "--out",
-                str(tmp_path / f"worker{i}"),
-            ],
+            _worker_argv(scenario, port, tmp_path / f"worker{i}"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for i in (1, 2)
     ]
     try:

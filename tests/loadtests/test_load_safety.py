@@ -131,7 +131,7 @@ def test_ctrl_c_stops_the_load_at_once_and_writes_an_incomplete_report(tmp_path:
         descendants = psutil.Process(process.pid).children(recursive=True)
         interrupted_at = time.monotonic()
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        _, stderr = process.communicate(timeout=60)
         stopped_after = time.monotonic() - interrupted_at
     finally:
         if process.poll() is None:
@@ -144,5 +144,5 @@ def test_ctrl_c_stops_the_load_at_once_and_writes_an_incomplete_report(tmp_path:
     assert report["complete"] is False
     assert report["overall"]["requests"] > 0
     assert "marked incomplete" in stderr
-    gone, alive = psutil.wait_procs(descendants, timeout=10)
+    _, alive = psutil.wait_procs(descendants, timeout=10)
     assert alive == [], f"left running after Ctrl-C: {alive}"
