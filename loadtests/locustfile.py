@@ -30,12 +30,11 @@ import gevent
 from locust import FastHttpUser, LoadTestShape, constant, events, task
 from locust.runners import WorkerRunner
 
-from loadtests.plan import LoadPlan
 from loadtests.spec import RunSpec
 from loadtests.tally import REFUSED_CODES, Tally, refused_name
 
 SPEC = RunSpec.from_env()
-PLAN = LoadPlan(SPEC.load(), inject=SPEC.inject)
+PLAN = SPEC.plan()
 HEADERS = SPEC.request_headers()
 TALLY = Tally()
 _IDLE_S = 1.0  # a user with no arrival due looks again at least this often

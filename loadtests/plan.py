@@ -68,6 +68,7 @@ class LoadPlan:
 
     scenario: Scenario
     inject: bool  # reference gateway: hand service times and faults to the worker
+    user_cap: int | None = None  # --max-users: fewer users than the rate needs
 
     def __post_init__(self) -> None:
         for name, load in self.scenario.workload.items():
@@ -112,9 +113,10 @@ class LoadPlan:
 
     @property
     def max_users(self) -> int:
-        """The user cap of the run: the busiest moment's users."""
+        """The user cap of the run: the busiest moment's users, or ``user_cap`` if lower."""
         peak = max(self.total_rate(start) for start in [0.0, *self.boundaries()][:-1])
-        return max(1, math.ceil(peak * HEADROOM_S))
+        needed = max(1, math.ceil(peak * HEADROOM_S))
+        return min(needed, self.user_cap) if self.user_cap else needed
 
     def users(self, t: float) -> int:
         """Users running at time ``t``: one per :data:`HEADROOM_S` of mean gap, at least 1."""

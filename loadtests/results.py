@@ -198,6 +198,7 @@ def read_locust_stats(path: Path) -> dict[str, dict[str, float]]:
                 "p95": number("95%") / 1000,
                 "p99": number("99%") / 1000,
                 "max": number("Max Response Time") / 1000,
+                "rps": number("Requests/s"),
             }
     return rows
 

@@ -72,6 +72,7 @@ class LoadOptions:
     chaos: str | None = None
     predict: bool = True
     seed: int | None = None
+    max_users: int | None = None
 
 
 def check_host(url: str) -> str:
@@ -119,6 +120,8 @@ def _check(options: LoadOptions) -> tuple[LoadPlan, RunSpec, ChaosSpec | None]:
         raise LoadInputError(f"--target {options.target!r}: choose one of {', '.join(TARGETS)}")
     if options.host is not None:
         options.host = check_host(options.host)
+    if options.max_users is not None and options.max_users < 1:
+        raise LoadInputError("--max-users must be at least 1")
     if options.processes is not None and options.processes < 1:
         raise LoadInputError("--processes must be at least 1")
     if options.master and options.expect_workers < 1:
@@ -138,19 +141,20 @@ def _check(options: LoadOptions) -> tuple[LoadPlan, RunSpec, ChaosSpec | None]:
             f"--token-env {options.token_env}: that environment variable is empty or unset; "
             f"export the bearer token in it"
         )
-    try:
-        plan = LoadPlan(scenario, inject=options.target is not None)
-    except PlanError as error:
-        raise LoadInputError(f"{options.scenario}: {error}") from None
     spec = RunSpec(
         scenario=str(options.scenario),
         overrides=list(options.overrides),
-        inject=plan.inject,
+        inject=options.target is not None,
         headers=_headers(options.headers),
         token_env=options.token_env,
         tally_path=str(options.out / "tally.json"),
         seed=scenario.seed if options.seed is None else options.seed,
+        max_users=options.max_users,
     )
+    try:
+        plan = LoadPlan(scenario, inject=spec.inject, user_cap=spec.max_users)
+    except PlanError as error:
+        raise LoadInputError(f"{options.scenario}: {error}") from None
     return plan, spec, chaos
 
 
@@ -240,15 +244,20 @@ def write_report(result: LoadResult, out: Path) -> None:
 
 
 def run_worker(
-    scenario: Path, overrides: list[str], master_host: str, master_port: int, out: Path
+    scenario: Path,
+    overrides: list[str],
+    master_host: str,
+    master_port: int,
+    out: Path,
+    max_users: int | None = None,
 ) -> int:
     """A Locust worker of a master elsewhere, which gates the SLOs; returns Locust's status."""
     try:
-        plan = LoadPlan(load_scenario(scenario, overrides), inject=False)
+        plan = LoadPlan(load_scenario(scenario, overrides), inject=False, user_cap=max_users)
     except (ScenarioError, PlanError) as error:
         raise LoadInputError(str(error)) from None
     _prepare_out(out)
-    spec = RunSpec(str(scenario), list(overrides), inject=False, seed=plan.scenario.seed)
+    spec = RunSpec(str(scenario), list(overrides), seed=plan.scenario.seed, max_users=max_users)
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker"]
     argv += ["--master-host", master_host, "--master-port", str(master_port)]
     argv += ["--loglevel", "WARNING", "--logfile", str(out / "locust-worker.log")]

@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from loadtests.plan import LoadPlan
 from scenarios import Scenario, load_scenario
 
 __all__ = ["ENV_VAR", "RunSpec"]
@@ -28,6 +29,7 @@ class RunSpec:
     token_env: str | None = None
     tally_path: str | None = None  # where the master (or the only process) writes its tally
     seed: int = 0
+    max_users: int | None = None
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -43,6 +45,9 @@ class RunSpec:
 
     def load(self) -> Scenario:
         return load_scenario(self.scenario, self.overrides)
+
+    def plan(self) -> LoadPlan:
+        return LoadPlan(self.load(), inject=self.inject, user_cap=self.max_users)
 
     def request_headers(self) -> dict[str, str]:
         """Headers for every request: ``--header`` values, then the bearer token if named."""

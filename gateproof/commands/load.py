@@ -71,6 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="VAR",
         help="send 'Authorization: Bearer $VAR'; the token is never printed or written",
     )
+    parser.add_argument(
+        "--max-users",
+        type=int,
+        help="cap the users below what the rate needs (the run says if the rate then falls short)",
+    )
     parser.add_argument("--chaos", metavar="kill-workers:EVERY_S", help="kill a random worker")
     parser.add_argument("--processes", type=int, help="Locust worker processes on this machine")
     parser.add_argument("--master", action="store_true", help="be the master of remote workers")
@@ -99,7 +104,12 @@ def run(args: argparse.Namespace) -> int:
             if not args.master_host:
                 raise UsageError("--worker needs --master-host (the machine running --master)")
             status = run_worker(
-                args.scenario, args.overrides, args.master_host, args.master_port, args.out
+                args.scenario,
+                args.overrides,
+                args.master_host,
+                args.master_port,
+                args.out,
+                args.max_users,
             )
             return EXIT_OK if status == 0 else EXIT_FAILED
         options = LoadOptions(
@@ -117,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
             master_port=args.master_port,
             chaos=args.chaos,
             predict=not args.no_predict,
+            max_users=args.max_users,
         )
         result = run_load(options, echo=lambda line: print(line, flush=True))
     except LoadInputError as error:
