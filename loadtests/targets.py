@@ -246,10 +246,14 @@ def _stop(gateway: Gateway) -> None:
 
 
 def _start_orchestrator(instance: str, out: Path) -> Any:
+    from gateproof.docker.cleanup import suite_labels
     from gateproof.docker.orchestrator_process import OrchestratorProcess
 
+    orchestrator = OrchestratorProcess(
+        instance=instance, labels=suite_labels("load"), log_path=out / "orchestrator.log"
+    )
     try:
-        return OrchestratorProcess(instance=instance, log_path=out / "orchestrator.log").start()
+        return orchestrator.start()
     except RuntimeError as error:
         raise TargetError(
             f"{error}; is a Docker engine up and the runtime image built? "
