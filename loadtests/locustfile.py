@@ -91,9 +91,23 @@ class ScenarioUser(FastHttpUser):
                 response.request_meta["name"] = refused_name(name, code)
             if status and 200 <= status < 300:
                 response.success()
+                if SPEC.inject:
+                    _time_outside(name, response)
             else:
                 response.failure(f"HTTP {status or 'none'} {code or detail or ''}".strip())
         self.last_call = time.monotonic()
+
+
+def _time_outside(name: str, response: Any) -> None:
+    """Latency minus the worker's own time (the runtime's ``slept_ms``): overhead plus wait."""
+    content = response.content or b""
+    if b'"slept_ms"' not in content:
+        return
+    try:
+        slept_ms = float(json.loads(content)["slept_ms"])
+    except (ValueError, KeyError, TypeError):
+        return
+    TALLY.time_outside(name, (response.request_meta["response_time"] - slept_ms) / 1000)
 
 
 class ScenarioShape(LoadTestShape):

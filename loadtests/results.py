@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class FunctionMeasure:
     error_rate: float
     timeout_rate: float
     rejection_rate: float
+    outside: list[float] = field(default_factory=list)  # latency minus the worker's own time
 
     @property
     def achieved_ratio(self) -> float:
@@ -92,6 +94,10 @@ class FunctionMeasure:
             "errors_by_status": {k: v for k, v in self.statuses.items() if not k.startswith("2")},
             "errors_by_code": self.codes,
             "responses_by_status": self.statuses,
+            "time_outside_worker": {
+                "median": statistics.median(self.outside) if self.outside else None,
+                "samples": len(self.outside),
+            },
         }
 
 
@@ -272,6 +278,7 @@ def measure(
         all_codes.update(codes)
         target_rate = plan.expected_requests(start, end, name) / span
         functions[name] = _measure(rows.get(name), statuses, codes, target_rate, window)
+        functions[name].outside = list(tally.get("outside", {}).get(name, []))
     overall_target = plan.expected_requests(start, end) / span
     overall = _measure(rows.get("Aggregated"), all_statuses, all_codes, overall_target, window)
     checks = [

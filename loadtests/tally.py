@@ -24,6 +24,7 @@ __all__ = [
 
 CONNECTION_ERROR = "connection_error"  # no HTTP status: refused, reset, or dropped
 LATE_S = 0.010  # an arrival sent more than this after its scheduled time is late
+MAX_SAMPLES = 2000  # time-outside samples per function per report (and 10x that in all)
 # gateway error codes of calls that never reached a worker
 REFUSED_CODES = frozenset({"no_capacity", "circuit_open", "rate_limited", "backend_unavailable"})
 
@@ -51,6 +52,8 @@ class Tally:
     codes: Counter[str] = field(default_factory=Counter)  # "function code" -> count
     broken: Counter[str] = field(default_factory=Counter)  # contract break -> count
     examples: dict[str, str] = field(default_factory=dict)  # contract break -> one example
+    # per function, a call's latency minus the time its worker reported (``slept_ms``)
+    outside: dict[str, list[float]] = field(default_factory=dict)
     arrivals: int = 0
     late: int = 0
     lag_sum: float = 0.0
@@ -63,6 +66,12 @@ class Tally:
         self.lag_max = max(self.lag_max, lag)
         if lag > LATE_S:
             self.late += 1
+
+    def time_outside(self, function: str, seconds: float) -> None:
+        """One call's time outside its worker (a bounded sample: the first calls of a report)."""
+        samples = self.outside.setdefault(function, [])
+        if len(samples) < MAX_SAMPLES:
+            samples.append(seconds)
 
     def response(
         self,
@@ -101,6 +110,9 @@ class Tally:
         self.broken.update(data["broken"])
         for kind, example in data["examples"].items():
             self.examples.setdefault(kind, example)
+        for function, samples in data.get("outside", {}).items():
+            mine = self.outside.setdefault(function, [])
+            mine.extend(samples[: 10 * MAX_SAMPLES - len(mine)])
         self.arrivals += data["arrivals"]
         self.late += data["late"]
         self.lag_sum += data["lag_sum"]
@@ -112,6 +124,7 @@ class Tally:
             "codes": dict(self.codes),
             "broken": dict(self.broken),
             "examples": dict(self.examples),
+            "outside": {function: list(samples) for function, samples in self.outside.items()},
             "arrivals": self.arrivals,
             "late": self.late,
             "lag_sum": self.lag_sum,

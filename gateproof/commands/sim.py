@@ -28,7 +28,8 @@ Fit service times:     gateproof sim calibrate FILE [--function NAME]
 SCENARIO is a YAML file such as scenarios/steady.yaml. --set overrides one
 field by its dotted path (functions.echo.scaling.max_capacity=20); values are
 read as YAML. FILE is a JSON-lines access log with a duration_ms field per line,
-or a Locust *_stats_history.csv."""
+or a Locust *_stats_history.csv; a `gateproof load` load.json (or its folder)
+gives each function's overhead (latency outside its worker) instead."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -118,9 +119,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def calibrate(args: argparse.Namespace) -> int:
-    from sim.calibrate import CalibrationError, calibrate
+    from sim.calibrate import CalibrationError, calibrate, calibrate_overhead
 
     try:
+        if Path(args.file).is_dir() or Path(args.file).name == "load.json":
+            for _, overhead in calibrate_overhead(args.file, args.function):
+                print(overhead.yaml_block("overhead"))
+            return EXIT_OK
         fit = calibrate(args.file, family=args.family, field=args.field, function=args.function)
     except CalibrationError as error:
         raise UsageError(str(error)) from None
