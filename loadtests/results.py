@@ -158,16 +158,7 @@ class LoadResult:
             "contract": self.contract,
             "slo": {
                 "met": self.slo_met,
-                "checks": [
-                    {
-                        "function": c.function,
-                        "metric": c.metric,
-                        "limit": c.limit,
-                        "value": c.value,
-                        "ok": c.ok,
-                    }
-                    for c in self.slo
-                ],
+                "checks": [check.as_dict() for check in self.slo],
             },
             "predicted": self.predicted,
             "chaos": self.chaos,

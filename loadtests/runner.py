@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import math
 import os
 import signal
 import socket
@@ -32,6 +31,7 @@ from loadtests.results import LoadResult, measure
 from loadtests.spec import ENV_VAR, RunSpec
 from loadtests.targets import TARGETS, Gateway, TargetError, start_target
 from scenarios import ScenarioError, load_scenario
+from sim.results import finite
 
 __all__ = [
     "LoadEnvironmentError",
@@ -243,7 +243,7 @@ def write_report(result: LoadResult, out: Path) -> None:
         plot_comparison(result.predicted, out / "compare.png")
         files.update(comparison="compare.md", plot="compare.png")
     result.files = files
-    (out / "load.json").write_text(json.dumps(_finite(result.as_dict()), indent=1) + "\n")
+    (out / "load.json").write_text(json.dumps(finite(result.as_dict()), indent=1) + "\n")
 
 
 def run_worker(
@@ -438,14 +438,3 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     with contextlib.suppress(OSError, ValueError):
         return json.loads(path.read_text())
     return None
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN: what was not measured is null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value

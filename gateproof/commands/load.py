@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from gateproof.cli import EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError
+from gateproof.commands.sim import add_set_option
 
 DEFAULT_OUT = Path("reports/out/load")
 
@@ -49,14 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["local", "legacy", "docker"],
         help="start this gateway on 127.0.0.1 for the run, and stop it after",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a scenario field (repeatable)",
-    )
+    add_set_option(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}/")
     parser.add_argument(
         "--header",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +58,14 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by `sim` and `plan`."""
     parser.add_argument("--replications", "-n", type=int, help="default: the scenario's")
     parser.add_argument("--seed", type=int, help="default: the scenario's")
+    add_set_option(parser)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}/")
+    parser.add_argument("--workers", type=int, help="processes (default: one per core)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """``--set PATH=VALUE``, the same for every command that reads a scenario."""
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -67,9 +74,6 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="PATH=VALUE",
         help="override a scenario field (repeatable)",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}/")
-    parser.add_argument("--workers", type=int, help="processes (default: one per core)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
 def load(args: argparse.Namespace) -> Any:
@@ -100,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.plots import plot_run
     from sim.replications import simulate
     from sim.report import format_summary
+    from sim.results import finite
 
     scenario = load(args)
     result = simulate(
@@ -111,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     )
     out = ensure_out(args.out)
     data = result.as_dict()
-    (out / "sim.json").write_text(json.dumps(_finite(data), indent=1))
+    (out / "sim.json").write_text(json.dumps(finite(data), indent=1))
     plots = plot_run(data, out)
     print(format_summary(result))
     print(f"wrote {out / 'sim.json'} and {', '.join(p.name for p in plots)}")
@@ -139,14 +144,3 @@ def ensure_out(out: Path) -> Path:
     except OSError as error:
         raise UsageError(f"cannot create output directory {out}: {error.strerror}") from None
     return out
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN: empty statistics become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
