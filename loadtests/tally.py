@@ -9,6 +9,7 @@ the whole run's, however many processes or machines made the requests.
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ class Tally:
     examples: dict[str, str] = field(default_factory=dict)  # contract break -> one example
     # per function, a call's latency minus the time its worker reported (``slept_ms``)
     outside: dict[str, list[float]] = field(default_factory=dict)
+    _seen: dict[str, int] = field(default_factory=dict, repr=False)
     arrivals: int = 0
     late: int = 0
     lag_sum: float = 0.0
@@ -68,10 +70,13 @@ class Tally:
             self.late += 1
 
     def time_outside(self, function: str, seconds: float) -> None:
-        """One call's time outside its worker (a bounded sample: the first calls of a report)."""
+        """One call's time outside its worker, kept in a bounded uniform sample (reservoir)."""
         samples = self.outside.setdefault(function, [])
+        seen = self._seen[function] = self._seen.get(function, 0) + 1
         if len(samples) < MAX_SAMPLES:
             samples.append(seconds)
+        elif (slot := random.randrange(seen)) < MAX_SAMPLES:
+            samples[slot] = seconds
 
     def response(
         self,
