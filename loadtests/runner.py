@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -229,8 +231,25 @@ def run_load(options: LoadOptions, *, echo: Callable[[str], None] = print) -> Lo
             result.predicted = comparison(result, predict(result))
         except Exception as error:  # the measurement stands without a prediction
             result.notes.append(f"no prediction: the simulator failed ({error!r})")
+        else:
+            result.notes += _calibration_hints(result, options.out)
     write_report(result, options.out)
     return result
+
+
+def _calibration_hints(result: LoadResult, out: Path) -> list[str]:
+    """Where the mean misses by more than 10% and the run measured its overhead, say so."""
+    hints = []
+    for name, rows in (result.predicted or {}).get("functions", {}).items():
+        error = rows["mean"]["error"]
+        outside = result.functions[name].outside
+        if outside and not math.isnan(error) and abs(error) > 0.10:
+            hints.append(
+                f"{name}: measured mean {error:+.0%} off the prediction; calls spent a median "
+                f"{statistics.median(outside) * 1000:.1f} ms outside their worker: "
+                f"`gateproof sim calibrate {out}` prints the overhead to set in the scenario"
+            )
+    return hints
 
 
 def write_report(result: LoadResult, out: Path) -> None:
