@@ -13,6 +13,7 @@ user's next arrival, and the delay is measured (the run's *lag*).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -93,8 +94,23 @@ class LoadPlan:
     def warmup(self) -> float:
         return self.scenario.warmup
 
+    @functools.cached_property
+    def _segments(self) -> dict[str, list[tuple[float, float, float]]]:
+        return {
+            name: rate_segments(load.arrivals, self.duration)
+            for name, load in self.scenario.workload.items()
+        }
+
+    @functools.cached_property
+    def _payloads(self) -> dict[str, bytes]:
+        """Each function's payload as sent to staging (encoded once: every call asks)."""
+        return {
+            name: b"" if load.payload is None else json.dumps(load.payload).encode()
+            for name, load in self.scenario.workload.items()
+        }
+
     def segments(self, name: str) -> list[tuple[float, float, float]]:
-        return rate_segments(self.scenario.workload[name].arrivals, self.duration)
+        return self._segments[name]
 
     def rate(self, name: str, t: float) -> float:
         """The target arrival rate of one function at time ``t`` (requests per second)."""
@@ -108,7 +124,11 @@ class LoadPlan:
 
     def boundaries(self) -> list[float]:
         """Times where some function's rate changes, ascending, ending at the duration."""
-        times = {end for name in self.scenario.workload for _, end, _ in self.segments(name)}
+        return self._boundaries
+
+    @functools.cached_property
+    def _boundaries(self) -> list[float]:
+        times = {end for segments in self._segments.values() for _, end, _ in segments}
         return sorted(t for t in times if t <= self.duration)
 
     @property
@@ -157,6 +177,8 @@ class LoadPlan:
     def pick(self, t: float, rng: random.Random) -> str:
         """The function of an arrival at ``t``, drawn in proportion to the rates."""
         names = list(self.scenario.workload)
+        if len(names) == 1:
+            return names[0]
         weights = [self.rate(name, t) for name in names]
         if not any(weights):
             return names[0]
@@ -178,10 +200,9 @@ class LoadPlan:
         the call carries ``sleep_ms``. Errors and crashes (the function's
         ``error_rate`` and fault windows) are decided here, per call.
         """
-        payload = self.scenario.workload[name].payload
         if not self.inject:
-            return b"" if payload is None else json.dumps(payload).encode()
-        options = dict(payload or {})
+            return self._payloads[name]
+        options = dict(self.scenario.workload[name].payload or {})
         spec = self.scenario.functions[name]
         extra = 0.0
         error_rate, crash_rate = spec.error_rate, 0.0
