@@ -122,6 +122,8 @@ def test_ctrl_c_stops_the_load_at_once_and_writes_an_incomplete_report(tmp_path:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal, even when this suite runs where SIGINT is ignored (nohup, &)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 90
