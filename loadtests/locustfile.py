@@ -42,11 +42,17 @@ _IDLE_S = 1.0  # a user with no arrival due looks again at least this often
 # written into a connection the server is closing would fail as a dropped connection,
 # and a POST is never retried. A user idle longer than this opens a new connection.
 _REUSE_S = 3.0
-_clock: dict[str, float] = {"start": time.monotonic(), "window": time.monotonic()}
+_clock: dict[str, float] = {"start": time.monotonic()}
+_warm = {"done": PLAN.warmup <= 0}  # this process's tally counts the measured window only
 
 
 def _now() -> float:
-    return time.monotonic() - _clock["start"]
+    """Seconds since the run started, and the tally emptied once the warm-up is over."""
+    now = time.monotonic() - _clock["start"]
+    if not _warm["done"] and now >= PLAN.warmup:
+        _warm["done"] = True
+        TALLY.clear()
+    return now
 
 
 class ScenarioUser(FastHttpUser):
@@ -120,30 +126,31 @@ class ScenarioShape(LoadTestShape):
         if t >= PLAN.duration:
             return None
         if not self.warm and t >= PLAN.warmup:
-            self.warm = True
+            self.warm = True  # Locust's statistics restart (the tallies restart by themselves)
             if self.runner is not None:
                 self.runner.stats.reset_all()
-            TALLY.clear()
-            _clock["window"] = time.monotonic()
         return PLAN.users(t), PLAN.spawn_rate
 
 
 @events.test_start.add_listener
 def _started(environment: Any, **_: Any) -> None:
-    _clock["start"] = _clock["window"] = time.monotonic()
+    _clock["start"] = time.monotonic()
+    _warm["done"] = PLAN.warmup <= 0
     TALLY.clear()
 
 
 @events.report_to_master.add_listener
 def _send(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    data["gateproof"] = TALLY.as_dict()
+    _now()  # a worker idle at the end of the warm-up still empties its tally
+    data["gateproof"] = {**TALLY.as_dict(), "warm": _warm["done"]}
     TALLY.clear()
 
 
 @events.worker_report.add_listener
 def _receive(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    if "gateproof" in data:
-        TALLY.merge(data["gateproof"])
+    report = data.get("gateproof")
+    if report is not None and report["warm"]:  # warm-up counts stay out of the report
+        TALLY.merge(report)
 
 
 @events.test_stop.add_listener
@@ -161,5 +168,6 @@ def _write(environment: Any) -> None:
     if SPEC.tally_path is None or isinstance(environment.runner, WorkerRunner):
         return
     stop = _clock.get("stop", time.monotonic())
-    document = {**TALLY.as_dict(), "window_s": stop - _clock["window"]}
+    window = max(0.0, stop - _clock["start"] - PLAN.warmup)
+    document = {**TALLY.as_dict(), "window_s": window}
     Path(SPEC.tally_path).write_text(json.dumps(document, indent=1))

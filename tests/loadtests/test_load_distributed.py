@@ -78,3 +78,15 @@ def test_a_worker_without_a_master_host_is_refused(tmp_path: Path) -> None:
     run = gateproof_load(write_scenario(tmp_path), "--worker", out=tmp_path / "out")
     assert run.status == 2
     assert "--worker needs --master-host" in run.stderr
+
+
+def test_local_worker_processes_share_the_rate_and_report_once(tmp_path: Path) -> None:
+    run = gateproof_load(
+        write_scenario(tmp_path),
+        "--target", "local", "--processes", "2", "--set", "duration=10", "--no-predict",
+        out=tmp_path / "out",
+    )  # fmt: skip
+    assert run.status == 0, run.stderr
+    overall = run.report["overall"]
+    assert overall["achieved_rate"] == pytest.approx(75.0, rel=0.15)  # not twice the rate
+    assert run.report["lag"]["arrivals"] == pytest.approx(overall["requests"], rel=0.05)
