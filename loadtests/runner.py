@@ -31,7 +31,7 @@ from loadtests.chaos import ChaosError, ChaosSpec
 from loadtests.plan import LoadPlan, PlanError
 from loadtests.results import LoadResult, measure
 from loadtests.spec import ENV_VAR, RunSpec
-from loadtests.targets import TARGETS, Gateway, TargetError, start_target
+from loadtests.targets import TARGETS, Gateway, TargetError, die_with_parent, start_target
 from scenarios import ScenarioError, load_scenario
 from sim.results import finite
 
@@ -371,6 +371,7 @@ def _locust(argv: list[str], spec: RunSpec, output: Path) -> Iterator[subprocess
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         try:
             yield process

@@ -10,6 +10,7 @@ no worker process or container outlived it. ``--host`` runs need none of this.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import queue
 import re
@@ -20,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -30,12 +31,41 @@ import yaml
 from loadtests.plan import runtime_environment
 from scenarios.schema import Scenario
 
-__all__ = ["TARGETS", "Gateway", "TargetError", "gateway_config", "start_target"]
+__all__ = ["TARGETS", "Gateway", "TargetError", "die_with_parent", "gateway_config", "start_target"]
 
 TARGETS = ("local", "legacy", "docker")
 START_LIMIT_S = 120.0  # cold starts of a whole warm pool on a busy machine
 _READY = re.compile(r"(?:gateway on|Uvicorn running on) http://127\.0\.0\.1:(\d+)")
 _STOP_GRACE_S = 15.0
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    with contextlib.suppress(OSError, AttributeError):
+        return ctypes.CDLL(None, use_errno=True).prctl
+    return None
+
+
+_prctl = _load_prctl()  # looked up now: nothing may take a lock between fork and exec
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(signum: int = signal.SIGINT) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets ``signum`` when this process dies (``kill -9`` too).
+
+    SIGINT, so a gateway stops its workers and Locust writes its reports even
+    when the run that started them was killed (Linux; elsewhere a no-op).
+    """
+    parent = os.getpid()
+
+    def prepare() -> None:
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return prepare
 
 
 class TargetError(RuntimeError):
@@ -152,6 +182,7 @@ def start_target(kind: str, scenario: Scenario, out: Path) -> Iterator[Gateway]:
             stdout=access_log,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         gateway = Gateway("", process, kind, workdir, instance, leftovers)
         stack.callback(_stop, gateway)

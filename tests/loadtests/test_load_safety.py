@@ -148,3 +148,31 @@ def test_ctrl_c_stops_the_load_at_once_and_writes_an_incomplete_report(tmp_path:
     assert "marked incomplete" in stderr
     _, alive = psutil.wait_procs(descendants, timeout=10)
     assert alive == [], f"left running after Ctrl-C: {alive}"
+
+
+def test_a_killed_run_takes_its_gateway_workers_and_locust_with_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "gateproof", "load", str(write_scenario(tmp_path)),
+            "--target", "local", "--set", "duration=120", "--out", str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not (out / "locust_stats_history.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        assert len(descendants) >= 3  # gateway, its workers, Locust
+        process.kill()  # SIGKILL: no clean-up code of the run can run
+        process.wait(10)
+        _, alive = psutil.wait_procs(descendants, timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    for leftover in alive:
+        leftover.kill()
+    assert alive == [], f"left running after kill -9: {alive}"
