@@ -286,6 +286,12 @@ class FunctionSpec(_Strict):
         description="a call running longer is answered 504 and its worker evicted "
         "(default: the gateway's own, FunctionEntity.timeout_seconds)",
     )
+    overhead: Distribution = Field(
+        default=Constant(value=0.0),
+        description="time a call spends outside its worker, added to its latency: the "
+        "gateway's own work, the network, the load generator (measure it with "
+        "`gateproof sim calibrate LOAD_DIR/load.json`)",
+    )
     slo: SLO | None = Field(default=None, description="replaces the scenario's SLO for this one")
 
 

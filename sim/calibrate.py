@@ -1,11 +1,17 @@
 """Fit a service-time distribution to measured latencies and write the scenario block.
 
-Two sources: the gateway's JSON-lines access log (one object per line with a
+Service times come from two sources: the gateway's JSON-lines access log (one object per line with a
 ``duration_ms`` field: raw samples, fitted by maximum likelihood with scipy
 and the best family chosen by the Kolmogorov-Smirnov distance; lines with an
 error ``status`` are left out, and ``function`` selects one function), or a Locust
 ``*_stats_history.csv`` (percentiles only: a lognormal is fitted to them by
 least squares of log-latency on the normal quantile, log q_p = mu + sigma z_p).
+
+A call's *overhead* (time outside its worker: the gateway's own work, the
+network, the load generator) comes from a load run's ``load.json``: the
+median over its calls of the latency minus the time the worker reported. The
+median, because below a utilisation of about 0.8 most calls wait for no
+worker, so the median is the overhead alone; calibrate it on such a run.
 """
 
 from __future__ import annotations
@@ -19,7 +25,14 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-__all__ = ["CalibrationError", "Fit", "calibrate", "fit_percentiles", "fit_samples"]
+__all__ = [
+    "CalibrationError",
+    "Fit",
+    "calibrate",
+    "calibrate_overhead",
+    "fit_percentiles",
+    "fit_samples",
+]
 
 FAMILIES = ("lognormal", "gamma", "exponential")
 
@@ -165,3 +178,33 @@ def fit_percentiles(levels: list[float], quantiles: list[float], *, source: str)
         f"(median {median * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms)"
     )
     return Fit("lognormal", {"median": median, "p99": p99}, None, 0, note)
+
+
+def calibrate_overhead(path: str | Path, function: str | None = None) -> list[tuple[str, Fit]]:
+    """Per function, ``overhead: {kind: constant, value: ...}`` from a load run's ``load.json``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "load.json"
+    try:
+        functions = json.loads(path.read_text())["functions"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CalibrationError(
+            f"{path}: not a load.json of `gateproof load` (run one, then pass its --out folder)"
+        ) from None
+    fits = []
+    for name, measured in functions.items():
+        outside = (measured or {}).get("time_outside_worker") or {}
+        if (function is not None and name != function) or outside.get("median") is None:
+            continue
+        note = (
+            f"measured by {path}: median latency outside the worker over "
+            f"{outside['samples']} calls of {name}; paste under functions.{name}"
+        )
+        value = max(0.0, float(outside["median"]))
+        fits.append((name, Fit("constant", {"value": value}, None, outside["samples"], note)))
+    if not fits:
+        raise CalibrationError(
+            f"{path}: no call reported its worker's time; the overhead is measured on a run "
+            f"against --target local, legacy or docker"
+        )
+    return fits

@@ -188,6 +188,8 @@ class _Request:
     def _account(self, now: float, failed: bool) -> None:
         fn = self.fn
         latency = now - self.arrival
+        if fn.overhead is not None:
+            latency += fn.overhead()
         index = int(now * fn.inverse_bucket)
         if index > fn.last_bucket:
             index = fn.last_bucket
@@ -238,13 +240,15 @@ class _FunctionModel:
         series_count: int,
         trace: Trace | None,
     ) -> None:
-        streams = [np.random.default_rng(s) for s in seeds.spawn(5)]
+        streams = [np.random.default_rng(s) for s in seeds.spawn(6)]
         self.env = env
         self.name = name
         self.warmup = scenario.warmup
         self.acquire_timeout = spec.scaling.acquire_timeout
         self.worker_timeout = spec.timeout_seconds
         self.service = sampler(spec.service, streams[0])
+        # outside the worker (gateway, network, client): latency only, the worker is free
+        self.overhead = sampler(spec.overhead, streams[5]) if spec.overhead.mean > 0 else None
         self.uniform = uniform(streams[2])
         self.error_rate = spec.error_rate
         provision_fails: Callable[[], bool] | None = None

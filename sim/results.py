@@ -22,6 +22,7 @@ __all__ = [
     "SloCheck",
     "check_slo",
     "confidence_interval",
+    "finite",
     "function_slo",
     "slo_checks",
     "summarise",
@@ -77,6 +78,15 @@ class SloCheck:
     def ok(self) -> bool:
         return not math.isnan(self.value) and self.value <= self.limit
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "function": self.function,
+            "metric": self.metric,
+            "limit": self.limit,
+            "value": self.value,
+            "ok": self.ok,
+        }
+
 
 @dataclass
 class SimResult:
@@ -107,20 +117,22 @@ class SimResult:
             "overall": {metric: est.as_dict() for metric, est in self.overall.items()},
             "slo": {
                 "met": self.slo_met,
-                "checks": [
-                    {
-                        "function": c.function,
-                        "metric": c.metric,
-                        "limit": c.limit,
-                        "value": c.value,
-                        "ok": c.ok,
-                    }
-                    for c in self.slo
-                ],
+                "checks": [check.as_dict() for check in self.slo],
             },
             "series": first["series"],
             "breaker_transitions": first["transitions"],
         }
+
+
+def finite(value: Any) -> Any:
+    """``value`` for JSON, which has no NaN: what was not measured becomes null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def _estimates(rows: list[dict[str, Any]]) -> dict[str, Estimate]:

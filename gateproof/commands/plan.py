@@ -13,7 +13,7 @@ import json
 import math
 
 from gateproof.cli import EXIT_FAILED, EXIT_OK, UsageError
-from gateproof.commands.sim import _finite, add_run_options, cluster_for, ensure_out, load
+from gateproof.commands.sim import add_run_options, cluster_for, ensure_out, load
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
         "replications": args.replications or scenario.replications,
         "functions": {name: plan.as_dict() for name, plan in plans.items()},
     }
+    from sim.results import finite
+
     out = ensure_out(args.out)
-    (out / "plan.json").write_text(json.dumps(_finite(data), indent=1))
+    (out / "plan.json").write_text(json.dumps(finite(data), indent=1))
     png = plot_plan(data, out)
     ok = True
     for name, plan in plans.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +30,8 @@ Fit service times:     gateproof sim calibrate FILE [--function NAME]
 SCENARIO is a YAML file such as scenarios/steady.yaml. --set overrides one
 field by its dotted path (functions.echo.scaling.max_capacity=20); values are
 read as YAML. FILE is a JSON-lines access log with a duration_ms field per line,
-or a Locust *_stats_history.csv."""
+or a Locust *_stats_history.csv; a `gateproof load` load.json (or its folder)
+gives each function's overhead (latency outside its worker) instead."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,14 +61,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by `sim` and `plan`."""
     parser.add_argument("--replications", "-n", type=int, help="default: the scenario's")
     parser.add_argument("--seed", type=int, help="default: the scenario's")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a scenario field (repeatable)",
-    )
+    add_set_option(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}/")
     parser.add_argument("--workers", type=int, help="processes (default: one per core)")
     parser.add_argument(
@@ -79,6 +72,18 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "local worker processes (default: $GATEPROOF_SCHEDULER, else this machine's cores)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """``--set PATH=VALUE``, the same for every command that reads a scenario."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario field (repeatable)",
+    )
 
 
 @contextmanager
@@ -137,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.plots import plot_run
     from sim.replications import simulate
     from sim.report import format_summary
+    from sim.results import finite
 
     scenario = load(args)
     with cluster_for(args) as cluster:
@@ -150,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         )
     out = ensure_out(args.out)
     data = result.as_dict()
-    (out / "sim.json").write_text(json.dumps(_finite(data), indent=1))
+    (out / "sim.json").write_text(json.dumps(finite(data), indent=1))
     plots = plot_run(data, out)
     print(format_summary(result))
     print(f"wrote {out / 'sim.json'} and {', '.join(p.name for p in plots)}")
@@ -158,9 +164,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def calibrate(args: argparse.Namespace) -> int:
-    from sim.calibrate import CalibrationError, calibrate
+    from sim.calibrate import CalibrationError, calibrate, calibrate_overhead
 
     try:
+        if Path(args.file).is_dir() or Path(args.file).name == "load.json":
+            for _, overhead in calibrate_overhead(args.file, args.function):
+                print(overhead.yaml_block("overhead"))
+            return EXIT_OK
         fit = calibrate(args.file, family=args.family, field=args.field, function=args.function)
     except CalibrationError as error:
         raise UsageError(str(error)) from None
@@ -174,14 +184,3 @@ def ensure_out(out: Path) -> Path:
     except OSError as error:
         raise UsageError(f"cannot create output directory {out}: {error.strerror}") from None
     return out
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN: empty statistics become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value

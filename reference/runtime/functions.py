@@ -9,7 +9,9 @@ can exercise many cases. Options are read from the event object, or, for a
 Lambda proxy event from the gateway's routed API, from the JSON object in its
 ``body``:
 
-* ``sleep``: ``{"sleep_ms": 50}``
+* ``sleep``: ``{"sleep_ms": 50}``; ``{"fail": true}`` answers a logical error after the
+  sleep and ``{"crash": true}`` kills the worker after it (a load generator replays a
+  scenario's error rate and fault windows this way, with the latency still spent)
 * ``fail``: ``{"fail": true}`` (force; ``false`` never fails), ``"fail_rate"``,
   ``"fail_mode"`` (``error``, ``status``, ``crash``), ``"fail_status"``
 * ``cpu``: ``{"cpu_ms": 20}``; the burn holds the worker's only thread, as a
@@ -118,6 +120,10 @@ def build_handler(settings: RuntimeSettings) -> Handler:
         else:
             delay_ms = settings.sleep_ms
         await asyncio.sleep(delay_ms / 1000)
+        if options.get("crash") is True:
+            raise WorkerCrash("the call asked the worker to crash")
+        if options.get("fail") is True:
+            return _error("InjectedFailure", f"injected failure after {delay_ms:.3f} ms")
         return json_reply(200, {"slept_ms": round(delay_ms, 3)})
 
     async def fail(event: bytes) -> Reply:

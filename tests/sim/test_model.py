@@ -192,3 +192,15 @@ def test_a_replication_leaves_its_seed_sequence_as_it_was() -> None:
     assert seed.n_children_spawned == 0
     assert first["functions"] == second["functions"]
     assert first["series"] == second["series"]
+
+
+def test_a_calls_overhead_adds_to_its_latency_but_not_to_its_workers_busy_time() -> None:
+    plain = replicate("steady", "duration=60", "warmup=10")["functions"]["echo"]
+    slower = replicate(
+        "steady",
+        "duration=60",
+        "warmup=10",
+        "functions.echo.overhead={kind: constant, value: 0.004}",
+    )["functions"]["echo"]
+    assert slower["latency_mean"] == pytest.approx(plain["latency_mean"] + 0.004, rel=1e-3)
+    assert slower["utilisation"] == plain["utilisation"]  # same draws, same worker time

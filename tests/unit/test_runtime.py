@@ -126,6 +126,16 @@ async def test_sleep_draws_from_the_configured_distribution_without_a_payload() 
     assert len(set(slept)) > 1
 
 
+async def test_sleep_answers_a_logical_error_after_its_latency_when_asked_to_fail() -> None:
+    async with client_for("sleep") as client:
+        started = time.monotonic()
+        response = await invoke(client, {"sleep_ms": 30, "fail": True})
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json()["errorType"] == "InjectedFailure"
+    assert elapsed >= 0.025
+
+
 async def test_sleep_falls_back_to_the_fixed_latency() -> None:
     async with client_for("sleep", sleep_ms=12) as client:
         response = await invoke(client, b"not json")

@@ -268,8 +268,9 @@ class DockerBackend:
             if worker is None or container_id in self._busy:
                 continue  # a busy worker that is gone fails its call and is evicted there
             if self.pools.evict(worker.function, worker):
-                self._workers.pop(container_id, None)
-                log.info("docker backend: forgot %s, its container is gone", worker.id)
+                # not running is not removed: a killed container stays until deleted
+                await self._destroy(worker)
+                log.info("docker backend: removed %s, its container stopped running", worker.id)
 
     def _note_down(self) -> None:
         if not self.orchestrator_down:
