@@ -43,6 +43,7 @@ _KEYS = {
     "targets",
     "selections",
     "sim",
+    "load",
     "audit_spec",
 }
 
@@ -66,6 +67,7 @@ class Mapping:
     targets: dict[str, Any] = field(default_factory=dict)
     selections: dict[str, Any] = field(default_factory=dict)
     sim: str | None = None
+    load: dict[str, Any] | None = None  # {scenario, target, set}: the short load test
     name: str = ""
 
     def target(self, name: str) -> Any:
@@ -124,6 +126,12 @@ def load_mapping(path: Path) -> Mapping:
     for key in ("targets", "selections"):
         if not isinstance(data.get(key, {}), dict):
             raise MappingError(f"mapping {path}: `{key}` must map gate names to tree paths")
+    load = data.get("load")
+    if load is not None and not (isinstance(load, dict) and isinstance(load.get("scenario"), str)):
+        raise MappingError(
+            f"mapping {path}: `load` must be a mapping with `scenario:` (and optionally "
+            f"`target: local|legacy|docker` or `host: URL`, and `set: [PATH=VALUE, ...]`)"
+        )
     python = data.get("python")
     if python and "/" in str(python):
         python = str((root / str(python)).resolve())
@@ -136,6 +144,7 @@ def load_mapping(path: Path) -> Mapping:
         targets=dict(data.get("targets", {})),
         selections=dict(data.get("selections", {})),
         sim=data.get("sim"),
+        load=load,
         name=path.stem,
     )
 

@@ -2,11 +2,11 @@
 
 Each step is a function of the :class:`Run`, run in order, that gathers
 evidence: the audit (the tree's suite under coverage), the stress runs the
-gate asks for, the capacity model when the mapping names a scenario. A later
-step (the local load test, whose measured latencies go beside the model's
-predictions) is one more function in :data:`STEPS`. Steps run other parts
-of gateproof as commands (``gateproof stress``, ``gateproof sim``) and read
-their output files, so this package never imports the CLI.
+gate asks for, the capacity model when the mapping names a scenario, and
+the short load test when it names one (its measured latencies go beside the
+model's predictions). Steps run other parts of gateproof as commands
+(``gateproof stress``, ``gateproof sim``, ``gateproof load``) and read their
+output files, so this package never imports the CLI.
 """
 
 from __future__ import annotations
@@ -179,10 +179,72 @@ def step_sim(run: Run) -> str:
     return evidence
 
 
+def step_load(run: Run) -> str:
+    """The mapping's short load test (`gateproof load`): measured latencies and its SLO gate."""
+    spec = run.mapping.load
+    if not spec:
+        return "skipped: the mapping names no load test"
+    scenario = spec["scenario"]
+    out = (run.out / "load").resolve()
+    where = (
+        ["--host", spec["host"]] if spec.get("host") else ["--target", spec.get("target", "local")]
+    )
+    overrides = [arg for value in spec.get("set", []) for arg in ("--set", str(value))]
+    # the sim step predicts; the load step only measures
+    command = [
+        *run.gateproof,
+        "load",
+        scenario,
+        *where,
+        *overrides,
+        "--no-predict",
+        "--out",
+        str(out),
+    ]
+    path = out / "load.json"
+    path.unlink(missing_ok=True)
+    code, stderr = run_child(command, run.mapping.root, capture=True)
+    title = f"a short load test of {scenario} meets its SLOs and the error contract"
+    if not path.exists():
+        reason = (stderr.strip().splitlines() or [f"exit {code}"])[-1]
+        run.extra_checks.append(CheckResult("load-slo", "load", title, NOT_CHECKED, reason))
+        return f"gateproof load failed: {reason}"
+    data = json.loads(path.read_text())
+    run.measured = {
+        "scenario": data["scenario"],
+        "functions": {
+            name: {q: round(1000 * f[q], 2) for q in ("p50", "p95", "p99") if f.get(q) is not None}
+            for name, f in data["functions"].items()
+        },
+    }
+    overall = data["overall"]
+    broken = [c for c in data["slo"]["checks"] if not c["ok"]]
+    held = data["slo"]["met"] and data["contract"]["held"] and data["complete"]
+    evidence = (
+        f"{overall['requests']} requests at {overall['achieved_rate']:.1f} req/s "
+        f"(target {overall['target_rate']:.1f}); "
+        + ("SLOs met" if not broken else "broken: " + ", ".join(
+            f"{c['function']} {c['metric']}" for c in broken))
+        + ("" if data["contract"]["held"] else "; error contract broken")
+    )  # fmt: skip
+    run.extra_checks.append(
+        CheckResult(
+            "load-slo",
+            "load",
+            title,
+            PASSED if held else FAILED,
+            evidence,
+            {"slo": data["slo"]["checks"], "contract": data["contract"]},
+        )
+    )
+    return evidence
+
+
 STEPS: list[tuple[str, Callable[[Run], str]]] = [
     ("audit", step_audit),
     ("stress", step_stress),
     ("sim", step_sim),
+    ("load", step_load),
 ]
 
 

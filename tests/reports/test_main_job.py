@@ -27,10 +27,12 @@ def test_the_reference_gateway_passes_phase_0_on_the_embedded_default(tmp_path: 
     assert done.returncode == 0, report["summary"] + "\n" + json.dumps(report["checks"], indent=1)
     assert report["verdict"] == "passed"
     assert checks["stress-100"]["details"]["consecutive_passes"] == 100
-    assert (
-        checks["auth-coverage"]["verdict"] == "not checked"
-    )  # until the gateway has an auth module
+    assert checks["auth-coverage"]["verdict"] == "passed"  # services/auth, at least 80%
     assert checks["sim-slo"]["verdict"] == "passed"
+    assert checks["load-slo"]["verdict"] == "passed", checks["load-slo"]["evidence"]
+    measured = report["latency"]["measured"]["functions"]
+    assert set(measured) == set(report["latency"]["predicted"]["functions"]) == {"echo", "resize"}
+    assert all(0 < f["p50"] <= f["p99"] for f in measured.values())
     assert (tmp_path / "audit" / "EXISTING_CODE_AUDIT.md").exists()
 
 

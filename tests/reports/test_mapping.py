@@ -66,6 +66,7 @@ def test_selections_take_paths_and_pytest_arguments(tmp_path: Path) -> None:
         ("root: nowhere\n", "is not a directory"),
         ("root: tree\ntargets: [a, b]\n", "`targets` must map gate names"),
         ("root: [unclosed\n", "is not valid YAML"),
+        ("root: tree\nload: scenarios/steady.yaml\n", "`load` must be a mapping with `scenario:`"),
     ],
 )
 def test_a_broken_mapping_says_what_to_change(tmp_path: Path, text: str, message: str) -> None:
@@ -87,8 +88,8 @@ def test_the_shipped_mappings_point_at_trees_that_exist() -> None:
         mapping = builtin_mapping(target)
         assert mapping.source.is_dir()
         assert all((mapping.root / test).exists() for test in mapping.tests)
-    assert builtin_mapping("reference").target("auth/**") == [
-        "auth/**",
-        "**/auth.py",
-        "**/auth_*.py",
-    ]
+    reference = builtin_mapping("reference")
+    assert reference.target("auth/**") == ["services/auth/**", "api/routers/auth.py"]
+    assert all(list((reference.source).glob(glob)) for glob in reference.target("auth/**"))
+    assert reference.load is not None
+    assert (reference.root / reference.load["scenario"]).is_file()

@@ -115,8 +115,10 @@ def test_the_reference_example_is_green_and_the_legacy_one_fails_for_the_right_r
         load_report(EXAMPLES / "phase0-legacy"),
     )
     assert reference["verdict"] == "passed" and reference["counts"]["failed"] == 0
-    assert _checks(reference)["auth-coverage"]["verdict"] == "not checked"  # no auth module yet
+    assert _checks(reference)["auth-coverage"]["verdict"] == "passed"
+    assert _checks(reference)["load-slo"]["verdict"] == "passed"
     assert reference["latency"]["predicted"]["slo_met"] is True
+    assert set(reference["latency"]["measured"]["functions"]) == {"echo", "resize"}
     assert legacy["verdict"] == "failed"
     stress = _checks(legacy)["stress-100"]
     assert stress["verdict"] == "failed" and "evicted worker handed out again" in stress["evidence"]
