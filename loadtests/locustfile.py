@@ -30,12 +30,14 @@ import gevent
 from locust import FastHttpUser, LoadTestShape, constant, events, task
 from locust.runners import WorkerRunner
 
+from loadtests.credentials import read_credentials
 from loadtests.spec import RunSpec
 from loadtests.tally import REFUSED_CODES, Tally, refused_name
 
 SPEC = RunSpec.from_env()
 PLAN = SPEC.plan()
 HEADERS = SPEC.request_headers()
+CREDENTIALS = read_credentials(SPEC.credentials) if SPEC.credentials else []
 TALLY = Tally()
 _IDLE_S = 1.0  # a user with no arrival due looks again at least this often
 # A server closes a keep-alive connection idle for a few seconds (uvicorn: 5 s); a call
@@ -64,6 +66,10 @@ class ScenarioUser(FastHttpUser):
     def on_start(self) -> None:
         ScenarioUser._ids += 1
         self.rng = random.Random(f"{SPEC.seed}-{os.getpid()}-{ScenarioUser._ids}")
+        self.headers = HEADERS  # with --credentials, this user's own, taken in turn
+        if CREDENTIALS:
+            own = CREDENTIALS[(ScenarioUser._ids - 1) % len(CREDENTIALS)]
+            self.headers = {**HEADERS, **own}
         self.due: float | None = None
         self.last_call = 0.0
 
@@ -86,7 +92,7 @@ class ScenarioUser(FastHttpUser):
         if time.monotonic() - self.last_call > _REUSE_S:
             self.client.client.close()  # the next call connects afresh
         with self.client.request(
-            spec.method, spec.path, data=body, headers=HEADERS, name=name, catch_response=True
+            spec.method, spec.path, data=body, headers=self.headers, name=name, catch_response=True
         ) as response:
             status = response.status_code or None
             error = getattr(response, "error", None)  # set when no HTTP response came back

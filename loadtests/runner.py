@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.chaos import ChaosError, ChaosSpec
+from loadtests.credentials import CredentialsError, read_credentials
 from loadtests.plan import LoadPlan, PlanError
 from loadtests.results import LoadResult, measure
 from loadtests.spec import ENV_VAR, RunSpec
@@ -66,6 +67,7 @@ class LoadOptions:
     target: str | None = None  # local, legacy, docker
     headers: list[str] = field(default_factory=list)  # "Name: value"
     token_env: str | None = None
+    credentials: Path | None = None  # one credential per simulated user, taken in turn
     processes: int | None = None
     master: bool = False
     expect_workers: int = 1
@@ -143,12 +145,18 @@ def _check(options: LoadOptions) -> tuple[LoadPlan, RunSpec, ChaosSpec | None]:
             f"--token-env {options.token_env}: that environment variable is empty or unset; "
             f"export the bearer token in it"
         )
+    if options.credentials is not None:
+        try:
+            read_credentials(options.credentials)
+        except CredentialsError as error:
+            raise LoadInputError(str(error)) from None
     spec = RunSpec(
         scenario=str(options.scenario),
         overrides=list(options.overrides),
         inject=options.target is not None,
         headers=_headers(options.headers),
         token_env=options.token_env,
+        credentials=None if options.credentials is None else str(options.credentials.resolve()),
         tally_path=str(options.out / "tally.json"),
         seed=scenario.seed if options.seed is None else options.seed,
         max_users=options.max_users,

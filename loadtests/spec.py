@@ -27,6 +27,7 @@ class RunSpec:
     inject: bool = False  # the reference gateway: send each call's behaviour
     headers: dict[str, str] = field(default_factory=dict)
     token_env: str | None = None
+    credentials: str | None = None  # a file read by each Locust process (loadtests.credentials)
     tally_path: str | None = None  # where the master (or the only process) writes its tally
     seed: int = 0
     max_users: int | None = None

@@ -22,6 +22,7 @@ DEFAULT_OUT = Path("reports/out/load")
 DESCRIPTION = """\
 Against staging:        gateproof load SCENARIO --host https://staging.example.com
                             [--header 'Name: value' ...] [--token-env VAR]
+                            [--credentials FILE]  (one credential per simulated user)
 Against a local gateway: gateproof load SCENARIO --target local|legacy|docker
                             [--chaos kill-workers:EVERY_S]
 Distributed:            gateproof load SCENARIO --host URL --master --expect-workers N
@@ -64,6 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--token-env",
         metavar="VAR",
         help="send 'Authorization: Bearer $VAR'; the token is never printed or written",
+    )
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        metavar="FILE",
+        help="one credential per simulated user, taken in turn: a bearer token or "
+        "'Name: value' per line (never printed or written)",
     )
     parser.add_argument(
         "--max-users",
@@ -114,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             target=args.target,
             headers=args.headers,
             token_env=args.token_env,
+            credentials=args.credentials,
             processes=args.processes,
             master=args.master,
             expect_workers=args.expect_workers,
