@@ -12,22 +12,21 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
+from loadtests.child_output import drain_lines, wait_for_port
 from loadtests.plan import runtime_environment
 from scenarios.schema import Scenario
 
@@ -186,44 +185,17 @@ def start_target(kind: str, scenario: Scenario, out: Path) -> Iterator[Gateway]:
         )
         gateway = Gateway("", process, kind, workdir, instance, leftovers)
         stack.callback(_stop, gateway)
-        assert process.stderr is not None
-        port = _wait_for_port(process, _lines(process.stderr, out / "gateway.log"))
+        port = _wait_for_port(process, out / "gateway.log")
         gateway.url = f"http://127.0.0.1:{port}"
         _wait_healthy(gateway)
         yield gateway
 
 
-def _lines(stream: IO[bytes], log: Path) -> queue.Queue[str | None]:
-    """The child's stderr, copied to ``log`` by a thread; the first lines also go to a queue."""
-    lines: queue.Queue[str | None] = queue.Queue(maxsize=500)
-
-    def copy() -> None:
-        with log.open("ab") as sink:
-            for raw in stream:
-                sink.write(raw)
-                sink.flush()
-                with contextlib.suppress(queue.Full):
-                    lines.put_nowait(raw.decode(errors="replace"))
-        with contextlib.suppress(queue.Full):
-            lines.put_nowait(None)
-
-    threading.Thread(target=copy, daemon=True).start()
-    return lines
-
-
-def _wait_for_port(process: subprocess.Popen[bytes], lines: queue.Queue[str | None]) -> int:
-    deadline = time.monotonic() + START_LIMIT_S
-    seen: list[str] = []
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=left)
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        seen.append(line.rstrip())
-        if match := _READY.search(line):
-            return int(match.group(1))
+def _wait_for_port(process: subprocess.Popen[bytes], log: Path) -> int:
+    assert process.stderr is not None
+    port, seen = wait_for_port(drain_lines(process.stderr, log=log), _READY, START_LIMIT_S)
+    if port is not None:
+        return port
     tail = "\n  ".join(seen[-8:]) or "(no output)"
     raise TargetError(
         f"the gateway did not start within {START_LIMIT_S:g} s (exit status "

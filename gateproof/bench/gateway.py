@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import json
 import os
-import queue
 import re
 import subprocess
 import sys
@@ -303,45 +302,19 @@ def _process(
     try:
         out = process.stdout if stream == "stdout" else process.stderr
         assert out is not None
-        port = _wait_for_port(process, _drained(out), ready)
+        port = _wait_for_port(process, out, ready)
         yield port, process.pid
     finally:
         _stop(process)
 
 
-def _drained(out: IO[str]) -> queue.Queue[str | None]:
-    """The child's lines, read by a thread to the end, so a chatty child never blocks on a pipe."""
-    lines: queue.Queue[str | None] = queue.Queue(maxsize=200)
-
-    def read() -> None:
-        for line in out:
-            with contextlib.suppress(queue.Full):  # only the first lines are ever looked at
-                lines.put_nowait(line)
-        with contextlib.suppress(queue.Full):
-            lines.put_nowait(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    return lines
-
-
-def _wait_for_port(
-    process: subprocess.Popen[str], lines: queue.Queue[str | None], ready: re.Pattern[str]
-) -> int:
+def _wait_for_port(process: subprocess.Popen[str], out: IO[str], ready: re.Pattern[str]) -> int:
     from gateproof.cli import EnvironmentProblem
+    from loadtests.child_output import drain_lines, wait_for_port
 
-    deadline = time.monotonic() + _START_LIMIT_S
-    seen: list[str] = []
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=left)
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        seen.append(line.rstrip())
-        match = ready.search(line)
-        if match:
-            return int(match.group(1))
+    port, seen = wait_for_port(drain_lines(out, keep=200), ready, _START_LIMIT_S)
+    if port is not None:
+        return port
     tail = "\n  ".join(seen[-5:]) or "(no output)"
     raise EnvironmentProblem(
         f"{' '.join(process.args[:4])} did not start within {_START_LIMIT_S:g} s "
