@@ -165,6 +165,8 @@ def start_target(kind: str, scenario: Scenario, out: Path) -> Iterator[Gateway]:
             extra = {
                 "GATEPROOF_BACKEND": "docker",
                 "GATEPROOF_DOCKER_ORCHESTRATOR_URL": orchestrator.url,
+                # the token this orchestrator serves; never printed (the gateway's env only)
+                "GATEPROOF_DOCKER_ORCHESTRATOR_TOKEN": orchestrator.token,
             }
         if kind == "legacy":
             argv = [sys.executable, "-m", "uvicorn", "reference.legacy.main:app"]
