@@ -75,8 +75,9 @@ def test_the_evidence_of_each_check_is_in_the_report(foreign_report) -> None:
 
 def test_progress_is_shown_step_by_step(foreign_report) -> None:
     _, done = foreign_report
-    for step in ("[1/3] audit", "[2/3] stress", "[3/3] sim"):
+    for step in ("[1/4] audit", "[2/4] stress", "[3/4] sim", "[4/4] load"):
         assert step in done.stderr
+    assert "skipped: the mapping names no load test" in done.stderr
 
 
 SCHEMA_TYPES = {
