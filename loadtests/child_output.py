@@ -1,4 +1,8 @@
-"""Reading a child server's output: drained by a thread, scanned for its "listening" line.
+"""Child servers of a run on 127.0.0.1: their environment, and their output.
+
+A child gets this machine's environment without gateproof's own settings
+(``GATEPROOF_*``: the caller sets what the child should see) and without
+proxy settings (its traffic stays local), with the project on its path.
 
 Servers started for a run (the gateway, a worker, a benchmark's baselines)
 announce their port on a line of their output. The output is read to its end
@@ -9,6 +13,7 @@ lines are kept for the port and for the error message when it never comes.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import re
 import threading
@@ -17,7 +22,21 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import AnyStr
 
-__all__ = ["drain_lines", "wait_for_port"]
+__all__ = ["drain_lines", "local_child_env", "wait_for_port"]
+
+_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def local_child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child server: no ``GATEPROOF_*``, no proxy, then ``extra``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GATEPROOF_") and not key.lower().endswith("_proxy")
+    }
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
 
 
 def drain_lines(

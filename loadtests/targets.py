@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from loadtests.child_output import drain_lines, wait_for_port
+from loadtests.child_output import drain_lines, local_child_env, wait_for_port
 from loadtests.plan import runtime_environment
 from scenarios.schema import Scenario
 
@@ -126,13 +126,7 @@ def gateway_config(scenario: Scenario) -> tuple[str, str]:
 
 def _gateway_env(scenario: Scenario, workdir: Path, **extra: str) -> dict[str, str]:
     """The gateway's environment: the scenario's breaker and janitor, and no proxy."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("GATEPROOF_") and not key.lower().endswith("_proxy")
-    }
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    env = local_child_env()
     env["GATEPROOF_FUNCTIONS_FILE"] = str(workdir / "functions.yml")
     env["GATEPROOF_ROUTING_FILE"] = str(workdir / "routing.yml")
     env["GATEPROOF_WORKER_READY_TIMEOUT"] = "60"

@@ -274,15 +274,9 @@ def _ratio(candidate: Figures, baseline: Figures) -> float:
 
 def _child_env(**extra: str) -> dict[str, str]:
     """The environment of a child: no gateway settings and no proxy (traffic stays local)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("GATEPROOF_") and not k.lower().endswith("_proxy")
-    }
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    env.update(extra)
-    return env
+    from loadtests.child_output import local_child_env
+
+    return local_child_env(**extra)
 
 
 @contextlib.contextmanager
