@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,10 @@ from reference.gateway.services.auth import AuthSettings
 
 @pytest.fixture
 def make_gateway(tmp_path: Path) -> GatewayFactory:
-    """``async with make_gateway(functions=..., with_backend=..., auth=..., **settings) as gw:``."""
+    """``async with make_gateway(functions=..., with_backend=..., auth=..., **settings) as gw:``.
+
+    ``clock`` replaces the breakers' monotonic clock, so a test can pin breaker timing.
+    """
 
     @asynccontextmanager
     async def factory(
@@ -29,6 +33,7 @@ def make_gateway(tmp_path: Path) -> GatewayFactory:
         routing: str = ROUTING,
         with_backend: InvocationBackend | None = None,
         auth: AuthSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
         **settings: Any,
     ) -> AsyncIterator[Gateway]:
         (tmp_path / "functions.yml").write_text(functions)
@@ -38,7 +43,7 @@ def make_gateway(tmp_path: Path) -> GatewayFactory:
             routing_file=tmp_path / "routing.yml",
             **{"backend": "inprocess", "access_log": False, **settings},
         )
-        container = create_container(config, backend=with_backend, auth=auth)
+        container = create_container(config, backend=with_backend, auth=auth, clock=clock)
         app = create_app(config, container=container)
         transport = httpx.ASGITransport(app)
         async with app.router.lifespan_context(app):
