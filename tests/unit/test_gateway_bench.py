@@ -11,9 +11,19 @@ import re
 import httpx
 import pytest
 
+from gateproof.bench._ablation import SWITCHES
 from gateproof.bench._baselines import ROLES
 from gateproof.bench._load import _generate
-from gateproof.bench.gateway import PAYLOAD, Figures, _baseline, _report, _worker
+from gateproof.bench.gateway import (
+    _WHOLE,
+    PAYLOAD,
+    Figures,
+    _baseline,
+    _gateway,
+    _print_breakdown,
+    _report,
+    _worker,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -73,7 +83,60 @@ def test_the_report_shows_ratios_and_says_which_targets_were_missed(
     assert "0.60x" in out and "6.00x" in out and "MISSED" not in out
     bloated = Figures(2_000, 0, 1.0, 1.0, 2.0, peak_mb=250)
     assert not _report(_args(), phase(10_000), bloated, phase(1_000))
-    assert capsys.readouterr().out.count("MISSED") == 3
+    out = capsys.readouterr().out
+    assert out.count("MISSED") == 2  # naive proxy and RSS
+    assert re.search(r"gateway / direct +0\.20x +target >= 0\.5x +withdrawn", out)
+
+
+def test_the_gateway_is_judged_against_the_asgi_forwarder_by_rate_and_p99(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def forwarder(rate: int, p99_ms: float) -> list[tuple[str, Figures]]:
+        return [("bare ASGI forwarder (uvicorn)", Figures(rate, 0, 1.0, 1.0, p99_ms))]
+
+    gateway = Figures(6_000, 0, 1.0, 4.0, 12.0, peak_mb=90)  # p99 12 ms
+    assert _report(_args(), phase(20_000), gateway, phase(500), forwarder(10_000, 9.0))
+    out = capsys.readouterr().out
+    assert re.search(r"gateway / ASGI forwarder +0\.60x +target >= 0\.5x +met", out)
+    assert re.search(r"gateway p99 / forwarder p99 +1\.33x +target <= 1\.5x +met", out)
+    assert not _report(_args(), phase(20_000), gateway, phase(500), forwarder(13_000, 7.0))
+    out = capsys.readouterr().out
+    assert re.search(r"gateway / ASGI forwarder +0\.46x +target >= 0\.5x +MISSED", out)
+    assert re.search(r"gateway p99 / forwarder p99 +1\.71x +target <= 1\.5x +MISSED", out)
+
+
+def test_the_breakdown_gives_each_features_cost_against_the_median_whole_gateway(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def run(us_per_call: float) -> Figures:
+        return Figures(1_000, 0, 1.0, 1.0, 2.0, server_cpu_s=us_per_call / 1_000)
+
+    runs = {
+        _WHOLE: [run(300), run(280), run(320)],  # median 300, spread 40
+        "access log (JSON line per call)": [run(250), run(240), run(900)],  # median 250
+        "metrics (counter and histogram)": [run(290)],
+    }
+    _print_breakdown(runs, Figures(1_000, 0, 1.0, 1.0, 2.0, server_cpu_s=0.1))  # 100 us
+    out = capsys.readouterr().out
+    assert "median of 3 rounds" in out
+    assert re.search(r"nothing \(every feature on\) +1000 +2\.00 +300\n", out)
+    assert re.search(r"access log \(JSON line per call\) +1000 +2\.00 +250 +\+50\n", out)
+    assert re.search(r"metrics \(counter and histogram\) +1000 +2\.00 +290 +\+10\n", out)
+    assert "ranged over 40 us/call" in out
+    assert "save 60 us/call in all, of the 200 us" in out
+
+
+@pytest.mark.timeout(240)
+def test_each_switched_off_gateway_still_answers_the_benchmarks_call() -> None:
+    """A switch removes a feature's work, never the answer: the benchmark counts only 200s."""
+    url = "/2015-03-31/functions/echo/invocations"
+    answers = {}
+    for feature in SWITCHES:
+        with _gateway(1, without=feature) as (port, _):
+            with httpx.Client(trust_env=False, timeout=10) as client:
+                response = client.post(f"http://127.0.0.1:{port}{url}", content=PAYLOAD)
+            answers[feature] = (response.status_code, response.content)
+    assert answers == dict.fromkeys(SWITCHES, (200, PAYLOAD))
 
 
 def test_the_report_gives_each_servers_cpu_per_call(capsys: pytest.CaptureFixture[str]) -> None:
