@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -98,3 +99,42 @@ def test_serve_reports_a_busy_port_with_exit_status_3() -> None:
             [*SERVE, "--port", str(port)], env=_env(), capture_output=True, text=True, timeout=60
         )
     assert done.returncode == 3 and "in use" in done.stderr
+
+
+def test_serve_writes_one_json_access_line_per_call_on_stdout_as_calls_end() -> None:
+    """The lines `serve` writes itself (batched per loop turn), each there before the next call."""
+    process = subprocess.Popen(
+        [*SERVE, "--port", "0"],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{_wait_for_port(process)}"
+        _wait_healthy(base)
+        assert process.stdout is not None
+        lines = []
+        invoke = base + "/2015-03-31/functions/echo/invocations"
+        for request_id, url in [("call-1", invoke), ("call-2", base + "/nowhere")]:
+            answer = httpx.post(url, json={"n": 1}, headers={"X-Request-ID": request_id})
+            for _ in range(50):  # bounded: skip the health checks' lines
+                line = json.loads(process.stdout.readline())
+                if line["request_id"] == request_id:
+                    lines.append((answer.status_code, line))
+                    break
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(30)
+        for pipe in (process.stdout, process.stderr):
+            pipe.close()  # type: ignore[union-attr]
+    (ok, first), (missing, second) = lines
+    assert list(first) == [
+        "ts", "request_id", "method", "path", "function", "status", "duration_ms",
+    ]  # fmt: skip
+    assert (first["path"], first["function"], first["status"]) == (
+        "/2015-03-31/functions/echo/invocations", "echo", ok,
+    )  # fmt: skip
+    assert (second["path"], second["function"], second["status"]) == ("/nowhere", None, missing)
+    assert abs(first["ts"] - time.time()) < 60 and first["duration_ms"] >= 0
