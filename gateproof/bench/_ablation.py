@@ -91,10 +91,11 @@ def _no_header_checks() -> None:
 
 
 def _no_framework() -> None:
-    """uvicorn calls the gateway's middleware directly, not through FastAPI's own stack."""
+    """uvicorn calls the gateway's own outermost layer directly: no framework layer before it."""
     from fastapi import FastAPI
 
     from reference.gateway.api.middleware import GatewayMiddleware
+    from reference.gateway.api.shortcut import RouteShortcut
 
     original = FastAPI.__call__
 
@@ -106,7 +107,7 @@ def _no_framework() -> None:
             self.middleware_stack = self.build_middleware_stack()
         layer: Any = self.middleware_stack
         for _ in range(20):  # the stack is a handful of layers deep
-            if isinstance(layer, GatewayMiddleware):
+            if isinstance(layer, GatewayMiddleware | RouteShortcut):
                 break
             layer = layer.app
         scope["app"] = self
@@ -187,7 +188,7 @@ SWITCHES: dict[str, tuple[str, Callable[[], None] | None]] = {
     "admission": ("admission (name, auth, rate limit)", _no_admission),
     "request-parsing": ("request parsing (Starlette)", _no_request_parsing),
     "response-building": ("response building (Starlette)", _no_response_building),
-    "framework": ("FastAPI's middleware stack", _no_framework),
+    "framework": ("framework layers before the gateway's", _no_framework),
 }
 
 

@@ -5,10 +5,12 @@ Run it with ``gateproof serve``, or ``uvicorn --factory reference.gateway.main:c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from reference.gateway.api.errors import install_error_handlers
 from reference.gateway.api.middleware import GatewayMiddleware
@@ -20,7 +22,27 @@ from reference.gateway.core.factory import ServiceContainer, create_container
 from reference.gateway.core.settings import GatewaySettings
 from reference.gateway.services.auth import AuthSettings
 
-__all__ = ["create_app"]
+__all__ = ["GatewayApp", "create_app"]
+
+
+class GatewayApp(FastAPI):
+    """FastAPI with the invoke API served in front of the framework's own middleware.
+
+    ``RouteShortcut`` (see shortcut.py for why) is the outermost layer of the
+    stack the app builds: a request it serves passes ``hot_path_wrap`` (the
+    gateway's middleware) and the route's endpoint only; every other request
+    goes through FastAPI's stack as built from the app's middleware list.
+    """
+
+    def __init__(
+        self, *, hot_path_wrap: Callable[[ASGIApp], ASGIApp] | None = None, **options: Any
+    ) -> None:
+        super().__init__(**options)
+        self.hot_path_wrap = hot_path_wrap
+
+    def build_middleware_stack(self) -> ASGIApp:
+        framework = super().build_middleware_stack()
+        return RouteShortcut(framework, router=lambda_api.router, wrap=self.hot_path_wrap)
 
 
 def create_app(
@@ -47,16 +69,16 @@ def create_app(
         async with app.state.container:
             yield
 
-    app = FastAPI(title="gateproof reference gateway", version="0.1.0", lifespan=lifespan)
+    options = {"max_body_bytes": settings.max_body_bytes, "access_log": settings.access_log}
+    app = GatewayApp(
+        title="gateproof reference gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        hot_path_wrap=lambda serve: GatewayMiddleware(serve, **options),
+    )
     app.state.container = first
     install_error_handlers(app)
-    # Added first, so it runs inside GatewayMiddleware: see shortcut.py for why.
-    app.add_middleware(RouteShortcut, router=lambda_api.router)
-    app.add_middleware(
-        GatewayMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        access_log=settings.access_log,
-    )
+    app.add_middleware(GatewayMiddleware, **options)  # every route the shortcut does not serve
     if settings.access_log:
         configure_access_log()
     app.include_router(lambda_api.router)  # the hot path (served by RouteShortcut)

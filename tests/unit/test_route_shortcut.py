@@ -68,10 +68,30 @@ async def test_a_gateway_error_from_the_endpoint_is_its_json_error() -> None:
     assert response.json() == {"code": "bad_request", "message": "that name is refused here"}
 
 
-def test_the_gateway_runs_the_shortcut_inside_its_middleware() -> None:
+async def test_a_matched_request_passes_the_wrapper_and_others_do_not() -> None:
+    inner, wrapped = Inner(), []
+
+    def wrap(serve: Any) -> Any:
+        async def counting(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            wrapped.append(scope["path"])
+            await serve(scope, receive, send)
+
+        return counting
+
+    app = RouteShortcut(inner, router=router, wrap=wrap)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as http:
+        hot = await http.post("/functions/echo/invocations", content=b"x")
+        other = await http.get("/elsewhere")
+    assert (hot.content, other.status_code) == (b"hot:echo:x", 299)
+    assert wrapped == ["/functions/echo/invocations"] and inner.paths == [("GET", "/elsewhere")]
+
+
+def test_the_gateway_serves_the_shortcut_before_the_framework_inside_its_middleware() -> None:
     """Request id, header checks, metrics and the access log apply to shortcut calls too."""
     app = create_app()
-    assert [m.cls for m in app.user_middleware] == [GatewayMiddleware, RouteShortcut]
+    stack = app.build_middleware_stack()
+    assert isinstance(stack, RouteShortcut) and isinstance(stack.serve, GatewayMiddleware)
+    assert [m.cls for m in app.user_middleware] == [GatewayMiddleware]  # the other routes
 
 
 def test_an_endpoint_that_needs_fastapis_parameter_handling_is_refused() -> None:
