@@ -24,6 +24,8 @@ from reference.gateway.services.auth import AuthSettings
 
 __all__ = ["GatewayApp", "create_app"]
 
+_NO_TELEMETRY: Any = {"tracing": False, "metrics": False, "logs": False}
+
 
 class GatewayApp(FastAPI):
     """FastAPI with the invoke API served in front of the framework's own middleware.
@@ -74,6 +76,7 @@ def create_app(
         title="gateproof reference gateway",
         version="0.1.0",
         lifespan=lifespan,
+        telemetry=None if settings.framework_telemetry else _NO_TELEMETRY,
         hot_path_wrap=lambda serve: GatewayMiddleware(serve, **options),
     )
     app.state.container = first

@@ -87,3 +87,17 @@ async def test_the_janitor_ignores_backends_without_prune_idle() -> None:
     await asyncio.sleep(0.03)
     assert janitor.sweeps == 0
     await janitor.aclose()
+
+
+def test_fastapis_own_telemetry_is_off_unless_the_settings_turn_it_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reference.gateway.main import create_app
+
+    def switches(app: object) -> list[bool]:
+        config = app._native_telemetry.config  # type: ignore[attr-defined]
+        return [config["tracing"], config["metrics"], config["logs"]]
+
+    assert switches(create_app(GatewaySettings(backend="inprocess"))) == [False] * 3
+    monkeypatch.setenv("GATEPROOF_FRAMEWORK_TELEMETRY", "true")
+    assert switches(create_app(GatewaySettings(backend="inprocess"))) == [True] * 3
