@@ -68,14 +68,15 @@ class _Forward:
     """One call to the worker through ``KeepAliveTransport``: the part every forwarder shares."""
 
     def __init__(self, upstream: int) -> None:
-        from reference.gateway.services.transport import KeepAliveTransport
+        from reference.gateway.services.transport import KeepAliveTransport, post_request
 
         self.transport = KeepAliveTransport()
+        self.post_request = post_request  # as the invoker builds its request
         self.url = httpx.URL(f"http://127.0.0.1:{upstream}{INVOKE_PATH}")
 
     async def __call__(self, body: bytes) -> tuple[int, bytes]:
         """Status and body of the worker's answer; the gateway's own call, minus its logic."""
-        request = httpx.Request("POST", self.url, content=body, headers=[_JSON])
+        request = self.post_request(self.url, body, {"content-type": "application/json"})
         response = await self.transport.handle_async_request(request)
         return response.status_code, await response.aread()
 

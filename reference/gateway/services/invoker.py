@@ -47,6 +47,7 @@ from reference.gateway.services.pool import (
     UnknownFunctionError,
 )
 from reference.gateway.services.registry import FunctionRegistry
+from reference.gateway.services.transport import post_request
 from reference.gateway.services.worker_transports import WorkerTransports
 
 __all__ = ["INVOKE_PATH", "LambdaInvoker", "WorkerAnswer", "error_result"]
@@ -205,7 +206,7 @@ class LambdaInvoker:
         The response is closed on every path, so a failed or cancelled read frees its connection.
         """
         transport = self.transports.for_worker(worker)
-        request = httpx.Request("POST", self._invoke_url(worker), content=payload, headers=headers)
+        request = post_request(self._invoke_url(worker), payload, headers)
         response = await transport.handle_async_request(request)
         try:
             body = await _read_raw(response)
