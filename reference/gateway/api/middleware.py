@@ -57,31 +57,30 @@ class GatewayMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         tag = (b"x-request-id", request_id.encode())
-        response = {"status": 500, "started": False}
+        status, started_response = 500, False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                response["status"], response["started"] = message["status"], True
-                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"]
-                message["headers"] = [*headers, tag]
+                status, started_response = message["status"], True
+                headers = message.get("headers", ())
+                message["headers"] = [h for h in headers if h[0].lower() != b"x-request-id"]
+                message["headers"].append(tag)
             await send(message)
 
         try:
-            await self._dispatch(scope, receive, send_with_id)
+            problem = self._check_request(scope)
+            if problem is not None:
+                await _send_error(scope, receive, send_with_id, problem)
+            else:
+                await self.app(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error in request %s", request_id)
-            if not response["started"]:
+            if not started_response:
                 error = InternalError(f"the gateway failed; report request id {request_id}")
                 await _send_error(scope, receive, send_with_id, error)
         finally:
-            self._record(scope, request_id, response["status"], time.perf_counter() - started)
-
-    async def _dispatch(self, scope: Scope, receive: Any, send: Any) -> None:
-        problem = self._check_request(scope)
-        if problem is not None:
-            await _send_error(scope, receive, send, problem)
-        else:
-            await self.app(scope, receive, send)
+            self._record(scope, request_id, status, time.perf_counter() - started)
 
     def _check_request(self, scope: Scope) -> GatewayError | None:
         for name, value in scope["headers"]:
