@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import re
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -206,3 +208,25 @@ def test_each_baseline_forwards_a_call_to_the_worker_and_stops_with_it(role: str
             answer = client.post(f"http://127.0.0.1:{port}{path}", content=PAYLOAD)
         assert answer.status_code == 200 and answer.json() == json.loads(PAYLOAD)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_pinning_gives_the_server_the_first_cpu_and_everything_else_the_rest() -> None:
+    """Run in a child, so this test process keeps every CPU."""
+    script = """
+import os, subprocess, sys
+from gateproof.bench.gateway import _pin
+server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+try:
+    _pin(server.pid, (helper.pid,), [0, 1])
+    print(sorted(os.sched_getaffinity(server.pid)), sorted(os.sched_getaffinity(helper.pid)),
+          sorted(os.sched_getaffinity(0)))
+finally:
+    server.kill(); helper.kill()
+"""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs")  # every machine this suite runs on has two
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout.strip() == "[0] [1] [1]", done.stderr
