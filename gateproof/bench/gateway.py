@@ -377,8 +377,8 @@ def _pin(server: int, others: tuple[int, ...], cpus: list[int]) -> None:
 
     Why: unpinned, the gateway shares both CPUs with its eight workers and the
     load generator, and where the scheduler puts them decides its CPU per
-    call: 195 to 309 us in three runs on a quiet machine. Pinned, three runs
-    gave 192 to 205 us, and the forwarders' figures stayed where they were
+    call: 195 to 309 us in three runs on a quiet machine. Pinned, four runs
+    gave 190 to 205 us, and the forwarders' figures stayed where they were
     unpinned, so pinning steadies the comparison without favouring either side.
     Processes started later (the load generator) inherit the benchmark's own
     set, the rest.

@@ -3,7 +3,7 @@
 Every field is read from the ASGI scope, as Starlette's ``Request`` would
 give it, without building the ``Request``'s ``URL``, ``Headers``,
 ``QueryParams`` and ``Address`` objects: on the invoke API's hot path those
-cost about a tenth of the gateway's own work per call (``gateproof bench
+cost about a tenth of the gateway's CPU per call (``gateproof bench
 gateway --breakdown``, "request parsing").
 """
 
