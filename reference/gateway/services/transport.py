@@ -53,7 +53,7 @@ def post_request(url: httpx.URL, body: bytes, headers: Mapping[str, str]) -> htt
     list is built once, in the order httpx builds it, and the body is the
     request's stream. Headers that frame the message are left to httpx.
     """
-    if not _FRAMING.isdisjoint(name.lower() for name in headers):
+    if not _FRAMING.isdisjoint(map(str.lower, headers)):
         return httpx.Request("POST", url, content=body, headers=headers)
     raw = [(b"Host", url.netloc)] if url.host else []
     if not body:
