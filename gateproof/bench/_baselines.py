@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from reference.gateway.services.transport import KeepAliveTransport, post_request
+
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"  # the runtime worker's, as in RIE
 
 _JSON = (b"content-type", b"application/json")
@@ -68,15 +70,14 @@ class _Forward:
     """One call to the worker through ``KeepAliveTransport``: the part every forwarder shares."""
 
     def __init__(self, upstream: int) -> None:
-        from reference.gateway.services.transport import KeepAliveTransport, post_request
-
         self.transport = KeepAliveTransport()
-        self.post_request = post_request  # as the invoker builds its request
         self.url = httpx.URL(f"http://127.0.0.1:{upstream}{INVOKE_PATH}")
 
     async def __call__(self, body: bytes) -> tuple[int, bytes]:
         """Status and body of the worker's answer; the gateway's own call, minus its logic."""
-        request = self.post_request(self.url, body, {"content-type": "application/json"})
+        request = post_request(
+            self.url, body, {"content-type": "application/json"}
+        )  # as the invoker
         response = await self.transport.handle_async_request(request)
         return response.status_code, await response.aread()
 

@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     invoke, echo = INVOKE.format(name="function"), INVOKE.format(name="echo")
     args.load_before = os.getloadavg()[0]  # the machine's, before this command adds its own
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    args.pin = cpus if args.pin and len(cpus) >= 2 else []  # the CPUs to share out, or none
+    args.pin_cpus = cpus if args.pin and len(cpus) >= 2 else []  # the CPUs to share out, or none
     with _worker() as worker:  # each other server runs for its own phase only
         others = (worker[1],)  # idle but for the forwarders, which call it
         direct = _phase(worker, invoke, args)
@@ -238,13 +238,13 @@ def _phase(
 ) -> Figures:
     """Drive the server at ``server`` (port, pid); its CPU and peak memory join the figures.
 
-    With ``args.pin`` the server runs on a CPU of its own, and ``others`` (the
+    With ``args.pin_cpus`` the server runs on a CPU of its own, and ``others`` (the
     processes it calls), its child processes, the load generator and the
     benchmark itself on the rest.
     """
     port, pid = server
-    if args.pin:
-        _pin(pid, others, args.pin)
+    if args.pin_cpus:
+        _pin(pid, others, args.pin_cpus)
     with _RssSampler(pid) as sampler:
         figures = _load(port, path, args, pid, header)
     return replace(figures, peak_mb=sampler.peak_mb)
@@ -318,7 +318,7 @@ def _check(name: str, value: str, target: str, met: bool | None) -> bool:
 def _print_header(args: argparse.Namespace) -> None:
     load = getattr(args, "load_before", None) or os.getloadavg()[0]
     cpus = os.cpu_count() or 1
-    pinned = ", each server on a CPU of its own" if getattr(args, "pin", None) else ""
+    pinned = ", each server on a CPU of its own" if getattr(args, "pin_cpus", None) else ""
     print(
         f"gateproof bench gateway: echo, {args.connections} connections, "
         f"{args.duration:g} s per phase after {args.warmup:g} s warm-up, 127.0.0.1, "
@@ -343,7 +343,7 @@ def _print_ceilings(
     ceiling = dict(floors).get(FLOORS["asgi-forwarder"])
     if ceiling is None or not direct.rate:
         return
-    cpus = len(getattr(args, "pin", None) or []) or _cpus()  # pinned: this process has one
+    cpus = len(getattr(args, "pin_cpus", None) or []) or _cpus()  # pinned: this process has one
     budget = cpus / (TARGET_VS_DIRECT * direct.rate) * 1e6
     # The direct phase's costs are the lowest per call (the busier a loop, the more it does
     # per wake-up), so the room left for a gateway is estimated generously.

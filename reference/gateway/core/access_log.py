@@ -62,7 +62,7 @@ class _TurnBatchedHandler(logging.StreamHandler):  # type: ignore[type-arg]
         try:
             lines, self._lines = self._lines, []
             if lines:
-                self.stream.write("\n".join(lines) + "\n")
+                self.stream.write(self.terminator.join(lines) + self.terminator)
             if self.stream and hasattr(self.stream, "flush"):
                 self.stream.flush()
         finally:
