@@ -105,7 +105,7 @@ def connect(address: str, *, timeout: float = CONNECT_TIMEOUT_S) -> Iterator[Any
             raise SchedulerUnreachable(
                 f"no Dask scheduler answered at {address} within {timeout:.0f} s; "
                 f"start one with `dask scheduler` and workers with `dask worker {address}` "
-                f"(see the README), or drop --scheduler to use this machine's cores"
+                f"(see docs/distributed.md), or drop --scheduler to use this machine's cores"
             ) from None
         try:
             _check_workers(client, address)

@@ -50,7 +50,7 @@ from typing import IO
 
 INVOKE = "/2015-03-31/functions/{name}/invocations"
 PAYLOAD = b'{"message":"hello from the benchmark","n":12345}'
-TARGET_VS_DIRECT = 0.5  # withdrawn: forwarding alone reaches about 0.3x here (see the README)
+TARGET_VS_DIRECT = 0.5  # withdrawn: forwarding alone reaches about 0.3x (docs/benchmarks.md)
 TARGET_VS_FORWARDER = 0.5  # the gateway's rate beside the bare ASGI forwarder's
 TARGET_P99_VS_FORWARDER = 1.5  # the gateway's p99 at most this times the forwarder's
 TARGET_VS_NAIVE = 3.0

@@ -220,5 +220,5 @@ def check_access_config(
                 key,
                 f"{value!r} needs credentials, but no authentication is configured; set "
                 f"GATEPROOF_AUTH_API_KEYS_FILE, GATEPROOF_AUTH_JWT_SECRET or "
-                f"GATEPROOF_AUTH_WORKER_TOKENS (see the README), or make it public",
+                f"GATEPROOF_AUTH_WORKER_TOKENS (see docs/auth.md), or make it public",
             )
