@@ -245,8 +245,8 @@ def _stop(gateway: Gateway) -> None:
 
 
 def _start_orchestrator(instance: str, out: Path) -> Any:
-    from gateproof.docker.cleanup import suite_labels
-    from gateproof.docker.orchestrator_process import OrchestratorProcess
+    from reference.orchestrator.cleanup import suite_labels
+    from reference.orchestrator.local import OrchestratorProcess
 
     orchestrator = OrchestratorProcess(
         instance=instance, labels=suite_labels("load"), log_path=out / "orchestrator.log"
@@ -264,7 +264,7 @@ def _remove_containers(instance: str) -> list[str]:
     """Force-remove the run's containers, and name them: a drained gateway leaves none."""
     import docker
 
-    from gateproof.docker.cleanup import remove_labelled
+    from reference.orchestrator.cleanup import remove_labelled
     from reference.orchestrator.settings import LABEL
 
     client = docker.from_env()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateproof.bench.gateway import PAYLOAD
+from gateproof.bench._payload import PAYLOAD
 
 
 class _Connection(asyncio.Protocol):

@@ -184,11 +184,11 @@ def run(args: argparse.Namespace) -> int:
 
     import docker
 
-    from gateproof.docker.cleanup import SUITE_LABEL, remove_labelled, suite_labels
     from gateproof.docker.engine import EngineUnavailableError, ensure_engine
     from gateproof.docker.images import IMAGE_NAMES, BuildError, build_all
-    from gateproof.docker.orchestrator_process import OrchestratorProcess
     from gateproof.docker.redis_server import RedisServer
+    from reference.orchestrator.cleanup import SUITE_LABEL, remove_labelled, suite_labels
+    from reference.orchestrator.local import OrchestratorProcess
 
     try:
         ensure_engine(allow_start=False)

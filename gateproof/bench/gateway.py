@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import IO
 
 INVOKE = "/2015-03-31/functions/{name}/invocations"
-PAYLOAD = b'{"message":"hello from the benchmark","n":12345}'
 TARGET_VS_DIRECT = 0.5  # withdrawn: forwarding alone reaches about 0.3x (docs/benchmarks.md)
 TARGET_VS_FORWARDER = 0.5  # the gateway's rate beside the bare ASGI forwarder's
 TARGET_P99_VS_FORWARDER = 1.5  # the gateway's p99 at most this times the forwarder's
@@ -518,7 +517,7 @@ def _wait_healthy(port: int) -> None:
     import httpx
 
     from gateproof.cli import EnvironmentProblem
-    from gateproof.docker.engine import wait_until
+    from reference.orchestrator.local import wait_until
 
     with httpx.Client(trust_env=False, timeout=2) as client:  # no proxy: 127.0.0.1 only
 

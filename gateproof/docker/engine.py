@@ -11,13 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
-T = TypeVar("T")
+from reference.orchestrator.local import wait_until
 
 __all__ = [
     "DEBIAN_PACKAGES",
@@ -146,20 +143,6 @@ def start_dockerd(log: Path = DEFAULT_LOG, *, deadline: float = 60.0) -> str:
             f"dockerd did not answer within {deadline:g}s; read {log} for the reason"
         )
     return version
-
-
-def wait_until(probe: Callable[[], T | None], deadline: float, step: float = 0.5) -> T | None:
-    """Call ``probe`` every ``step`` seconds until it returns a value or ``deadline`` seconds pass.
-
-    The value, or None when the deadline passed first; an exception ``probe``
-    raises ends the wait with it.
-    """
-    end = time.monotonic() + deadline
-    while True:
-        value = probe()
-        if value is not None or time.monotonic() >= end:
-            return value
-        time.sleep(step)
 
 
 def ensure_engine(*, allow_start: bool = True, log: Path = DEFAULT_LOG) -> EngineStatus:

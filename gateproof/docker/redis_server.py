@@ -10,8 +10,8 @@ import time
 
 import redis
 
-from gateproof.docker.orchestrator_process import free_port
 from gateproof.docker.testcontainers_env import configure_testcontainers
+from reference.orchestrator.local import free_port
 
 __all__ = ["REDIS_IMAGE", "RedisServer"]
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import docker
 import pytest
 
-from gateproof.docker.cleanup import SUITE_LABEL, remove_labelled, suite_labels
 from gateproof.docker.engine import (
     EngineUnavailableError,
     enable_hint,
@@ -25,9 +24,10 @@ from gateproof.docker.engine import (
     ensure_engine,
 )
 from gateproof.docker.images import build_all
-from gateproof.docker.orchestrator_process import OrchestratorProcess
 from gateproof.docker.redis_server import RedisServer
 from gateproof.docker.testcontainers_env import configure_testcontainers
+from reference.orchestrator.cleanup import SUITE_LABEL, remove_labelled, suite_labels
+from reference.orchestrator.local import OrchestratorProcess
 
 # Ryuk off, docker_host connection mode, unless set already: before any test
 # imports testcontainers (RedisServer imports it lazily, after this too).

@@ -12,12 +12,12 @@ import docker
 import httpx
 import pytest
 
-from gateproof.docker.orchestrator_process import OrchestratorProcess
 from reference.gateway.backends.docker import DockerBackend, OrchestratorUnavailableError
 from reference.gateway.core.factory import create_container
 from reference.gateway.core.settings import GatewaySettings
 from reference.gateway.main import create_app
 from reference.gateway.services.registry import FunctionRegistry
+from reference.orchestrator.local import OrchestratorProcess
 from reference.orchestrator.settings import LABEL
 
 FUNCTIONS_YML = """

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docker
 
-from gateproof.docker.cleanup import SUITE_LABEL
+from reference.orchestrator.cleanup import SUITE_LABEL
 
 SCENARIO = """\
 name: docker-small

@@ -11,7 +11,7 @@ import docker
 import httpx
 import pytest
 
-from gateproof.docker.orchestrator_process import OrchestratorProcess
+from reference.orchestrator.local import OrchestratorProcess
 from reference.orchestrator.settings import FUNCTION_LABEL, LABEL
 
 INVOKE = "/2015-03-31/functions/function/invocations"
@@ -196,7 +196,7 @@ def test_idle_containers_are_stopped_unless_heartbeats_keep_them(
 def test_the_orchestrator_image_provisions_through_the_mounted_socket(
     images: None, docker_client: docker.DockerClient, labels: dict[str, str]
 ) -> None:
-    from gateproof.docker.orchestrator_process import free_port
+    from reference.orchestrator.local import free_port
 
     port = free_port()
     manager = docker_client.containers.run(

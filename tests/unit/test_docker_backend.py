@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from gateproof.docker.orchestrator_process import free_port
 from reference.gateway.backends.base import InvocationBackend
 from reference.gateway.backends.docker import DockerBackend, OrchestratorUnavailableError
 from reference.gateway.models import FunctionEntity, ScalingConfig
+from reference.orchestrator.local import free_port
 
 FUNCTIONS = {"echo": FunctionEntity(name="echo", scaling=ScalingConfig(acquire_timeout=10))}
 

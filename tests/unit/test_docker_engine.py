@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gateproof.cli import EXIT_ENVIRONMENT, main
-from gateproof.docker.engine import EngineUnavailableError, ensure_engine, wait_until
+from gateproof.docker.engine import EngineUnavailableError, ensure_engine
+from reference.orchestrator.local import wait_until
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import pytest
 from gateproof.bench._ablation import SWITCHES
 from gateproof.bench._baselines import ROLES
 from gateproof.bench._load import _generate
+from gateproof.bench._payload import PAYLOAD
 from gateproof.bench.gateway import (
     _WHOLE,
-    PAYLOAD,
     Figures,
     _baseline,
     _gateway,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from gateproof.docker.orchestrator_process import free_port
 from reference.gateway.backends.docker import DockerBackend, OrchestratorUnavailableError
 from reference.gateway.backends.inprocess import InProcessBackend
 from reference.gateway.core.factory import create_container
 from reference.gateway.core.settings import GatewaySettings
 from reference.gateway.models import FunctionEntity, ScalingConfig
 from reference.gateway.services.transport import KeepAliveTransport
+from reference.orchestrator.local import free_port
 
 WARM = {"echo": FunctionEntity(name="echo", scaling=ScalingConfig(min_capacity=1))}
 

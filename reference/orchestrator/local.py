@@ -13,13 +13,30 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
-from gateproof.docker.engine import wait_until
+__all__ = ["OrchestratorProcess", "free_port", "wait_until"]
 
-__all__ = ["OrchestratorProcess", "free_port"]
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T | None], deadline: float, step: float = 0.5) -> T | None:
+    """Call ``probe`` every ``step`` seconds until it returns a value or ``deadline`` seconds pass.
+
+    The value, or None when the deadline passed first; an exception ``probe``
+    raises ends the wait with it.
+    """
+    end = time.monotonic() + deadline
+    while True:
+        value = probe()
+        if value is not None or time.monotonic() >= end:
+            return value
+        time.sleep(step)
 
 
 def free_port() -> int:
