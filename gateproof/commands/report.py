@@ -68,6 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    modes = [name for name in ("phase", "compare", "history") if getattr(args, name)]
+    if len(modes) > 1:
+        raise UsageError(f"give one of --phase, --compare and --history, not {' and '.join(modes)}")
+    if args.summary and not args.phase:
+        raise UsageError("--summary goes with --phase: it is the summary of a gate's run")
     if args.compare:
         return compare(*args.compare)
     if args.history:

@@ -198,3 +198,12 @@ def test_history_refuses_a_directory_without_reports(tmp_path: Path) -> None:
     done = gateproof("report", "--history", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert done.returncode == 2
     assert "is not a directory" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_history_is_one_mode_of_report_not_a_modifier(tmp_path: Path) -> None:
+    done = gateproof("report", "--phase", "0", "--history", str(EXAMPLES), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "give one of --phase, --compare and --history" in done.stderr
+    done = gateproof("report", "--history", str(EXAMPLES), "--summary", "s.md", cwd=tmp_path)
+    assert done.returncode == 2 and "--summary goes with --phase" in done.stderr
+    assert not (tmp_path / "reports").exists()  # nothing was written
