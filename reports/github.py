@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.checks import FAILED
+from reports.job_summary import job_summary
 
 ANNOTATIONS_PER_STEP = 10
 
@@ -86,8 +87,6 @@ def publish(
     (appended) when set; the annotations are returned only under GitHub
     Actions, where the runner reads them from the standard output.
     """
-    from reports.job_summary import job_summary
-
     markdown = job_summary(report)
     written = []
     if summary is not None:
