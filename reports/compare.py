@@ -11,6 +11,27 @@ def _delta(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else round(b - a, 1)
 
 
+def flipped_checks(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], *, absent: bool = True
+) -> list[dict[str, Any]]:
+    """Checks whose verdict differs between two reports; ``absent=False`` keeps those in both."""
+    checks_a = {c["id"]: c for c in before}
+    checks_b = {c["id"]: c for c in after}
+    ids = [*checks_a, *(c for c in checks_b if c not in checks_a)]
+    if not absent:
+        ids = [cid for cid in ids if cid in checks_a and cid in checks_b]
+    return [
+        {
+            "id": cid,
+            "title": (checks_b.get(cid) or checks_a[cid])["title"],
+            "before": checks_a.get(cid, {}).get("verdict", "absent"),
+            "after": checks_b.get(cid, {}).get("verdict", "absent"),
+        }
+        for cid in ids
+        if checks_a.get(cid, {}).get("verdict") != checks_b.get(cid, {}).get("verdict")
+    ]
+
+
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Differences from report ``a`` to report ``b`` (positive deltas: ``b`` is higher)."""
     mods_a = {m["module"]: m for m in a["coverage"]["modules"]}
@@ -40,18 +61,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         for key in sorted(set(flaky_a) | set(flaky_b))
         if flaky_a.get(key, {}).get("failed") != flaky_b.get(key, {}).get("failed")
     ]
-    checks_a = {c["id"]: c for c in a["checks"]}
-    checks_b = {c["id"]: c for c in b["checks"]}
-    flipped = [
-        {
-            "id": cid,
-            "title": (checks_b.get(cid) or checks_a[cid])["title"],
-            "before": checks_a.get(cid, {}).get("verdict", "absent"),
-            "after": checks_b.get(cid, {}).get("verdict", "absent"),
-        }
-        for cid in [*checks_a, *(c for c in checks_b if c not in checks_a)]
-        if checks_a.get(cid, {}).get("verdict") != checks_b.get(cid, {}).get("verdict")
-    ]
+    flipped = flipped_checks(a["checks"], b["checks"])
     return {
         "a": {
             "phase": a["phase"],

@@ -1,4 +1,5 @@
-"""A phase report's files: ``report.json``, ``REPORT.md`` and one self-contained ``index.html``.
+"""A phase report's files: ``report.json``, ``REPORT.md``, one self-contained ``index.html``
+and ``gate.junit.xml`` (the checks for CI systems, :mod:`reports.junit`).
 
 ``report.json`` fields (an interface: ``gateproof report --compare`` and CI
 jobs read them): ``schema``, ``phase``, ``title``, ``target``, ``tree``,
@@ -23,8 +24,9 @@ from typing import Any
 from reports.audit_markdown import pct, table
 from reports.checks import FAILED, NOT_CHECKED, PASSED
 from reports.html import cell, figure_tag, html_table, page
+from reports.junit import JUNIT_FILE, junit_xml
 
-REPORT_FILES = ("report.json", "REPORT.md", "index.html")
+REPORT_FILES = ("report.json", "REPORT.md", "index.html", JUNIT_FILE)
 DEFAULT_THRESHOLD = 70.0
 _CSS_CLASS = {PASSED: "passed", FAILED: "failed", NOT_CHECKED: "not-checked"}
 
@@ -215,13 +217,14 @@ def report_html(report: dict[str, Any]) -> str:
 
 
 def write_report(report: dict[str, Any], out: Path) -> list[Path]:
-    """Write the three report files to ``out`` and return their paths."""
+    """Write the report's files to ``out`` and return their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path, html_path = (out / name for name in REPORT_FILES)
+    json_path, md_path, html_path, junit_path = (out / name for name in REPORT_FILES)
     json_path.write_text(json.dumps(report, indent=1) + "\n")
     md_path.write_text(report_markdown(report))
     html_path.write_text(report_html(report))
-    return [json_path, md_path, html_path]
+    junit_path.write_text(junit_xml(report), encoding="utf-8")
+    return [json_path, md_path, html_path, junit_path]
 
 
 def load_report(path: Path) -> dict[str, Any]:

@@ -12,6 +12,6 @@ for target in reference legacy; do
   if [ "$status" -gt 1 ]; then echo "regenerate-examples: $target failed (exit $status)" >&2; exit "$status"; fi
   example=reports/examples/phase0-$target
   rm -rf "$example" && mkdir -p "$example/audit"
-  cp "$out"/report.json "$out"/REPORT.md "$out"/index.html "$example"/
+  cp "$out"/report.json "$out"/REPORT.md "$out"/index.html "$out"/gate.junit.xml "$example"/
   cp "$out"/audit/EXISTING_CODE_AUDIT.md "$out"/audit/audit.html "$example"/audit/  # audit.json: 1 MB, left out
 done

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from report_helpers import REPO, foreign_tree, gateproof
+from report_helpers import REPO, foreign_tree, gateproof, rendered_dom
 
 from reports.gates import available_phases, load_gate
 from reports.phase_report import load_report
 
 EXAMPLES = REPO / "reports" / "examples"
+SCHEMAS = Path(__file__).parent / "schemas"
 
 
 @pytest.fixture(scope="module")
@@ -161,26 +161,34 @@ def test_every_shipped_phase_loads_and_an_unknown_one_is_bad_input(tmp_path: Pat
     assert "choose one of 0, 0-direct, 1, 2, 3, 4" in done.stderr
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def test_the_html_report_opens_in_headless_chromium_with_its_verdict_table(foreign_report) -> None:
-    import os
-
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("no chromium on PATH: scripts/ensure-chromium.sh should have installed it")
-        pytest.skip("no chromium on PATH (apt-get install chromium); CI installs it")
     for page in (foreign_report[0] / "index.html", EXAMPLES / "phase0-legacy" / "index.html"):
-        done = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        dom = done.stdout
-        assert '<table id="verdicts">' in dom, done.stderr[-2000:]
+        dom = rendered_dom(page)
+        assert '<table id="verdicts">' in dom
         rows = dom.split('<table id="verdicts">', 1)[1].split("</table>", 1)[0]
         assert rows.count("<tr") == 1 + len(load_report(page.parent)["checks"])
         assert 'class="failed"' in rows
         assert dom.count('src="data:image/png;base64,') >= 2  # the plots are inline
+
+
+def test_gate_junit_xml_beside_the_report_validates_and_fails_the_failed_checks(
+    foreign_report,
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    out, done = foreign_report
+    path = out / "gate.junit.xml"
+    assert str(path) in done.stdout  # named among the files written
+    xmlschema.XMLSchema(SCHEMAS / "junit.xsd").validate(str(path))
+    suite = ET.parse(path).getroot().find("testsuite")
+    verdicts = {c["id"]: c["verdict"] for c in load_report(out)["checks"]}
+    cases = {case.get("name").split(":", 1)[0]: case for case in suite.iter("testcase")}
+    assert set(cases) == set(verdicts)
+    assert {cid for cid, case in cases.items() if case.find("failure") is not None} == {
+        cid for cid, v in verdicts.items() if v == "failed"
+    }
+    assert cases["main-no-unused-imports"].find("failure").get("message") == "unused: main.py:2 os"
+    assert "not applicable" in cases["auth-coverage"].find("skipped").get("message")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("8", "3", "1")
