@@ -229,7 +229,7 @@ class LambdaInvoker:
         function_error = answer.headers.get("x-amz-function-error")
         if function_error is not None or _is_error_body(body):
             raise FunctionError.from_payload(body, function_error or "Unhandled")
-        return InvocationResult(True, status, body, strip_hop_by_hop(answer.headers.items()))
+        return InvocationResult(True, status, body, strip_hop_by_hop(answer.headers.multi_items()))
 
 
 async def _read_raw(response: httpx.Response) -> bytes:
