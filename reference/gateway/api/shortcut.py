@@ -37,7 +37,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from reference.gateway.api.responses import error_response
-from reference.gateway.core.errors import GatewayError
+from reference.gateway.core.errors import GatewayError, MethodNotAllowed
 
 __all__ = ["RouteShortcut"]
 
@@ -66,13 +66,32 @@ class RouteShortcut:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """Match with the route's own rule, as Starlette's router would, first match wins."""
         if scope["type"] == "http":
+            refused: APIRoute | None = None
             for route in self.routes:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child_scope)  # the endpoint and its path parameters
                     await self.serve(scope, receive, send)
                     return
+                if match is Match.PARTIAL and refused is None:
+                    refused = route  # the path, not the method: 405 unless a later route serves
+            if refused is not None:
+                scope["endpoint"] = _not_allowed(refused)
+                await self.serve(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+
+def _not_allowed(route: APIRoute) -> Endpoint:
+    """The endpoint of a method the route does not serve: 405 with ``Allow`` (RFC 9110 15.5.6)."""
+
+    async def refuse(request: Request) -> Response:
+        raise MethodNotAllowed(
+            f"{route.path} answers {', '.join(sorted(route.methods))}, not {request.method}",
+            allow=route.methods,
+        )
+
+    return refuse
 
 
 async def _serve(scope: Scope, receive: Any, send: Any) -> None:

@@ -9,6 +9,7 @@ header of a 429 or 503.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 __all__ = [
     "BackendUnavailable",
@@ -17,7 +18,9 @@ __all__ = [
     "Forbidden",
     "FunctionError",
     "GatewayError",
+    "HeadersTooLarge",
     "InvalidFunctionName",
+    "MethodNotAllowed",
     "NoCapacity",
     "PayloadTooLarge",
     "RateLimited",
@@ -69,6 +72,25 @@ class UnknownFunction(GatewayError):
 
 class RouteNotFound(GatewayError):
     status, code = 404, "route_not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    """The path exists, not for this method; ``Allow`` names its methods (RFC 9110 15.5.6)."""
+
+    status, code = 405, "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: Iterable[str]) -> None:
+        super().__init__(message)
+        self.allow = sorted(set(allow))
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allow)}
+
+
+class HeadersTooLarge(GatewayError):
+    """Request headers over a limit (RFC 6585 5): refused before any worker is touched."""
+
+    status, code = 431, "headers_too_large"
 
 
 class PayloadTooLarge(GatewayError):
