@@ -183,6 +183,11 @@ def format_summary(result: object) -> str:
         )
     codes = ", ".join(f"{code} {n}" for code, n in result.overall.codes.items())
     lines.append(f"errors by code: {codes or 'none'}")
+    bad = result.overall.bad_gateway()
+    lines.append(
+        f"502 answers: {bad['total']} ({bad['reached_worker']} from calls that reached a worker, "
+        f"{bad['never_reached_worker']} from calls that never reached one, even when retried)"
+    )
     lines.append(
         f"arrivals late by more than 10 ms: {result.lag['late_share']:.1%} "
         f"(mean lag {result.lag['mean'] * 1000:.1f} ms, max {result.lag['max'] * 1000:.0f} ms)"

@@ -129,11 +129,15 @@ class GatewayMiddleware:
         return None
 
     def _record(self, scope: Scope, request_id: str, status: int, duration: float) -> None:
-        function = scope["state"].get("function")
+        state = scope["state"]
+        function = state.get("function")
         metrics: GatewayMetrics = scope["app"].state.container.metrics
         metrics.observe(function or "-", status, duration)
         if self.access_log:
-            log_access(request_id, scope["method"], scope["path"], function, status, duration)
+            retries = state.get("retries", 0)
+            log_access(
+                request_id, scope["method"], scope["path"], function, status, duration, retries
+            )
 
 
 def _oversized(

@@ -29,6 +29,7 @@ __all__ = [
     "UnknownFunction",
     "WorkerError",
     "WorkerTimeout",
+    "WorkerUnreachable",
 ]
 
 
@@ -37,6 +38,7 @@ class GatewayError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    retries: int = 0  # times the call was sent again first (its request never reached a worker)
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -129,6 +131,16 @@ class WorkerError(GatewayError):
     """The worker answered 5xx, or broke the connection mid-request."""
 
     status, code = 502, "worker_error"
+
+
+class WorkerUnreachable(WorkerError):
+    """The request never reached a worker (connection refused, or dropped before it was written).
+
+    Safe to send again, as nothing ran: the invoker retries once on another worker
+    and answers this only when that one could not be reached either.
+    """
+
+    code = "worker_unreachable"
 
 
 class FunctionError(GatewayError):

@@ -69,7 +69,8 @@ def proxy_response_to_result(result: InvocationResult) -> InvocationResult:
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise WorkerError(f"the function returned an invalid statusCode {status!r}")
     headers = _proxy_headers(document)
-    return InvocationResult(status < 500, status, _proxy_body(document), headers)
+    body = _proxy_body(document)
+    return InvocationResult(status < 500, status, body, headers, retries=result.retries)
 
 
 def _as_proxy_response(payload: bytes) -> dict[str, Any] | None:

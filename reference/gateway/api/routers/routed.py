@@ -26,7 +26,10 @@ async def routed(path: str, request: Request) -> Response:
     except (RouteNotFound, MethodNotAllowed):  # the processor answers the 404 or 405 itself
         match = None
     request.state.function = match.route.function if match else None
-    return result_to_response(await container.processor.process(context, match))
+    result = await container.processor.process(context, match)
+    if result.retries:  # for the access log
+        request.scope["state"]["retries"] = result.retries
+    return result_to_response(result)
 
 
 _DOCUMENTED = ("GET", "POST", "PUT", "PATCH", "DELETE")
