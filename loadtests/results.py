@@ -128,6 +128,8 @@ class LoadResult:
     chaos: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     files: dict[str, str] = field(default_factory=dict)
+    stopped_early: str | None = None  # why the run stopped before its end (early_stop)
+    tls: dict[str, Any] | None = None  # https: how the host's certificate was checked
 
     @property
     def slo_met(self) -> bool:
@@ -154,6 +156,8 @@ class LoadResult:
             "host": self.host,
             "target": self.target,
             "complete": self.complete,
+            "stopped_early": self.stopped_early,
+            "tls": self.tls,
             "duration": self.scenario.duration,
             "warmup": self.scenario.warmup,
             "measured_seconds": self.window_s,
