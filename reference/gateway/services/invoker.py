@@ -145,30 +145,37 @@ class LambdaInvoker:
         epoch = breaker.epoch  # read before the first await: the state this call was admitted in
         retries = 0
         try:
-            loop = asyncio.get_running_loop()
-            acquire_by = loop.time() + function.scaling.acquire_timeout
-            worker = await self._acquire_worker(function.name)
-            deadline = loop.time() + function.timeout_seconds
-            try:
-                answer = await self._execute_on(function, worker, payload, headers, deadline)
-            except WorkerUnreachable:  # nothing ran: once more, on another worker
-                retries = 1
-                if self.on_retry is not None:
-                    self.on_retry(function.name)
-                worker = await self._acquire_again(function.name, acquire_by)
-                answer = await self._execute_on(function, worker, payload, headers, deadline)
+            answer, retries = await self._call(function, payload, headers)
             result = self._validate_response(answer)
         except _HEALTH_FAILURES as error:
             breaker.record_failure(epoch)
-            error.retries = retries
+            error.retries = max(error.retries, retries)
             raise
-        except BaseException as error:
+        except BaseException:
             breaker.record_ignored(epoch)  # no capacity, cancelled: nothing learned about health
-            if isinstance(error, GatewayError):
-                error.retries = retries
             raise
         breaker.record_success(epoch)
         return dataclasses.replace(result, retries=retries) if retries else result
+
+    async def _call(
+        self, function: FunctionEntity, payload: bytes, headers: dict[str, str]
+    ) -> tuple[WorkerAnswer, int]:
+        """The worker's answer and the retries it took (0 or 1): see the module docstring."""
+        loop = asyncio.get_running_loop()
+        acquire_by = loop.time() + function.scaling.acquire_timeout
+        worker = await self._acquire_worker(function.name)
+        deadline = loop.time() + function.timeout_seconds
+        try:
+            return await self._execute_on(function, worker, payload, headers, deadline), 0
+        except WorkerUnreachable:  # nothing ran: once more, on another worker
+            if self.on_retry is not None:
+                self.on_retry(function.name)
+        try:
+            worker = await self._acquire_again(function.name, acquire_by)
+            return await self._execute_on(function, worker, payload, headers, deadline), 1
+        except GatewayError as error:
+            error.retries = 1
+            raise
 
     async def _acquire_again(self, name: str, acquire_by: float) -> WorkerInfo:
         """A worker for the retry, by the call's own acquire deadline (503 past it)."""
@@ -213,24 +220,9 @@ class LambdaInvoker:
         try:
             async with asyncio.timeout_at(deadline):
                 answer = await self._execute_request(worker, payload, headers)
-        except TimeoutError as error:
+        except (TimeoutError, httpx.RequestError, OSError) as error:
             await self._evict(function.name, worker)
-            raise WorkerTimeout(
-                f"function {function.name!r} did not answer within "
-                f"{function.timeout_seconds:g}s (timeout_seconds); its worker was replaced"
-            ) from error
-        except NOT_SENT as error:
-            await self._evict(function.name, worker)
-            raise WorkerUnreachable(
-                f"no worker of {function.name!r} could be reached ({type(error).__name__}); "
-                f"the request never reached one, retry the call"
-            ) from error
-        except (httpx.RequestError, OSError) as error:
-            await self._evict(function.name, worker)
-            raise WorkerError(
-                f"worker of {function.name!r} could not be reached or broke the connection "
-                f"({type(error).__name__}); it was replaced, retry the call"
-            ) from error
+            raise _failure(function, error) from error
         except BaseException:
             await asyncio.shield(self._evict(function.name, worker))
             raise
@@ -284,6 +276,24 @@ class LambdaInvoker:
             raise FunctionError.from_payload(body, function_error or "Unhandled")
         headers = strip_hop_by_hop(answer.headers.multi_items())
         return InvocationResult(True, status, body, headers)
+
+
+def _failure(function: FunctionEntity, error: Exception) -> GatewayError:
+    """What a failed call to a worker answers: timeout, never reached, or broken after sending."""
+    if isinstance(error, TimeoutError):
+        return WorkerTimeout(
+            f"function {function.name!r} did not answer within "
+            f"{function.timeout_seconds:g}s (timeout_seconds); its worker was replaced"
+        )
+    if isinstance(error, NOT_SENT):
+        return WorkerUnreachable(
+            f"no worker of {function.name!r} could be reached ({type(error).__name__}); "
+            f"the request never reached one, retry the call"
+        )
+    return WorkerError(
+        f"worker of {function.name!r} broke the connection after the request was sent "
+        f"({type(error).__name__}); it was replaced, retry the call if it may run twice"
+    )
 
 
 async def _read_raw(response: httpx.Response) -> bytes:
