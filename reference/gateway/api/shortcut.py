@@ -13,8 +13,10 @@ The shortcut is the outermost layer of the app's middleware stack
 route's own ``matches()``; a match is served by the route's own endpoint
 wrapped in its own ``GatewayMiddleware`` (``wrap``), so the request id, the
 header checks, the access log and the metrics apply as on every other route;
-anything else goes on to the framework's stack, where ``GatewayMiddleware``
-is a user middleware. Each route stays defined once (in its router, with its
+a request for a route's path with another method is answered 405 with
+``Allow`` the same way (the invoke path is the gateway's own: no routed
+function answers it); anything else goes on to the framework's stack, where
+``GatewayMiddleware`` is a user middleware. Each route stays defined once (in its router, with its
 OpenAPI documentation). What the shortcut leaves out is what these endpoints
 do not use: FastAPI's parameter parsing and validation (they read the
 ``Request`` themselves) and ``yield`` dependencies (they have none). A

@@ -6,7 +6,7 @@ lives in :meth:`LambdaInvoker._execute_on`: a worker is released after a call
 that got an answer, and evicted after any other outcome (unreachable, broken
 connection, timeout, cancellation), exactly once.
 
-The retry rule lives in :meth:`LambdaInvoker._invoke`: a call whose request
+The retry rule lives in :meth:`LambdaInvoker._call`: a call whose request
 never reached its worker (the transport raised one of
 :data:`~reference.gateway.services.transport.NOT_SENT`: connection refused,
 or lost before the request was written) is sent once more, on another worker
