@@ -19,6 +19,7 @@ row ``NAME`` holds the calls that ran on a worker, as the simulator's latency do
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -33,6 +34,7 @@ from locust.runners import WorkerRunner
 from loadtests.credentials import read_credentials
 from loadtests.spec import RunSpec
 from loadtests.tally import REFUSED_CODES, Tally, refused_name
+from loadtests.tls import gevent_context
 
 SPEC = RunSpec.from_env()
 PLAN = SPEC.plan()
@@ -61,6 +63,10 @@ class ScenarioUser(FastHttpUser):
     wait_time = constant(0)
     network_timeout = 120.0
     connection_timeout = 10.0
+    # https: verified (Locust's own default is not to), against --ca-cert if given, in every
+    # process that loads this file; --insecure turns verification off
+    insecure = SPEC.insecure
+    ssl_context_factory = functools.partial(gevent_context, SPEC.ca_cert, SPEC.insecure)
     _ids: ClassVar[int] = 0
 
     def on_start(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.plan import LoadPlan
-from loadtests.tally import CONNECTION_ERROR
+from loadtests.tally import CONNECTION_ERROR, NEVER_REACHED_502
 from scenarios.schema import Scenario
 from sim.results import Estimate, SloCheck, function_slo, slo_checks
 
@@ -64,6 +64,12 @@ class FunctionMeasure:
     def achieved_ratio(self) -> float:
         return self.achieved_rate / self.target_rate if self.target_rate else math.nan
 
+    def bad_gateway(self) -> dict[str, int]:
+        """The 502 answers: from calls that reached a worker, and from calls that never did."""
+        never = sum(self.codes.get(code, 0) for code in NEVER_REACHED_502)
+        total = self.statuses.get("502", 0)
+        return {"total": total, "reached_worker": total - never, "never_reached_worker": never}
+
     def metrics(self) -> dict[str, Estimate]:
         """The figures an SLO limits, as the simulator names them."""
         values = {
@@ -93,6 +99,7 @@ class FunctionMeasure:
             "rejection_rate": self.rejection_rate,
             "errors_by_status": {k: v for k, v in self.statuses.items() if not k.startswith("2")},
             "errors_by_code": self.codes,
+            "bad_gateway": self.bad_gateway(),
             "responses_by_status": self.statuses,
             "time_outside_worker": {
                 "median": statistics.median(self.outside) if self.outside else None,
@@ -121,6 +128,8 @@ class LoadResult:
     chaos: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     files: dict[str, str] = field(default_factory=dict)
+    stopped_early: str | None = None  # why the run stopped before its end (early_stop)
+    tls: dict[str, Any] | None = None  # https: how the host's certificate was checked
 
     @property
     def slo_met(self) -> bool:
@@ -147,6 +156,8 @@ class LoadResult:
             "host": self.host,
             "target": self.target,
             "complete": self.complete,
+            "stopped_early": self.stopped_early,
+            "tls": self.tls,
             "duration": self.scenario.duration,
             "warmup": self.scenario.warmup,
             "measured_seconds": self.window_s,

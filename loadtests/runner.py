@@ -5,7 +5,9 @@ reports call it. Locust always runs as a child process (its gevent patches
 never touch the caller) in its own process group, so a Ctrl-C, a failure or
 the run's own time limit stops it and everything it started; the report is
 still written, marked incomplete. Nothing is sent before the scenario, the
-host and the options are known to be valid.
+host and the options are known to be valid; then a ``--host`` gets one
+preflight request (:mod:`loadtests.preflight`) before any load, and a run in
+which nearly every call fails stops early (:mod:`loadtests.early_stop`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import csv
 import json
 import math
 import os
+import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,10 +31,13 @@ from typing import Any
 
 from loadtests.chaos import ChaosError, ChaosSpec
 from loadtests.credentials import CredentialsError, read_credentials
+from loadtests.early_stop import WINDOW_S, FailureWatch
 from loadtests.plan import LoadPlan, PlanError
+from loadtests.preflight import PreflightError, PreflightRequest, preflight
 from loadtests.results import LoadResult, measure
 from loadtests.spec import ENV_VAR, RunSpec
 from loadtests.targets import TARGETS, Gateway, TargetError, die_with_parent, start_target
+from loadtests.tls import INSECURE_WARNING, TlsError, client_context
 from scenarios import ScenarioError, load_scenario
 from sim.results import finite
 
@@ -77,10 +82,17 @@ class LoadOptions:
     predict: bool = True
     seed: int | None = None
     max_users: int | None = None
+    ca_cert: Path | None = None  # https: the CA bundle to verify the host against
+    insecure: bool = False  # https: no verification (warned about in the output and load.json)
+    early_stop: bool = True
+    early_stop_window: float = WINDOW_S
 
 
 def check_host(url: str) -> str:
-    """An absolute http(s) URL whose host resolves; the message says what is wrong."""
+    """An absolute http(s) URL with a valid port; the message says what is wrong.
+
+    Whether the host is there (DNS, TCP, TLS, HTTP) is the preflight's question.
+    """
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise LoadInputError(
@@ -93,12 +105,6 @@ def check_host(url: str) -> str:
         raise LoadInputError(f"--host {url!r}: the port is not a number from 1 to 65535") from None
     if port == 0:
         raise LoadInputError(f"--host {url!r}: the port is not a number from 1 to 65535")
-    try:
-        socket.getaddrinfo(parsed.hostname, port or 80, type=socket.SOCK_STREAM)
-    except OSError as error:
-        raise LoadInputError(
-            f"--host {url!r}: cannot resolve {parsed.hostname!r} ({error}); check the name"
-        ) from None
     return url.rstrip("/")
 
 
@@ -150,6 +156,15 @@ def _check(options: LoadOptions) -> tuple[LoadPlan, RunSpec, ChaosSpec | None]:
             read_credentials(options.credentials)
         except CredentialsError as error:
             raise LoadInputError(str(error)) from None
+    if options.ca_cert is not None or options.insecure:
+        if options.host is None or not options.host.startswith("https://"):
+            raise LoadInputError("--ca-cert and --insecure are for an https:// --host")
+        try:
+            client_context(options.ca_cert, insecure=options.insecure)
+        except TlsError as error:
+            raise LoadInputError(str(error)) from None
+    if options.early_stop_window <= 0:
+        raise LoadInputError("--early-stop-window must be a number of seconds above 0")
     spec = RunSpec(
         scenario=str(options.scenario),
         overrides=list(options.overrides),
@@ -160,6 +175,8 @@ def _check(options: LoadOptions) -> tuple[LoadPlan, RunSpec, ChaosSpec | None]:
         tally_path=str(options.out / "tally.json"),
         seed=scenario.seed if options.seed is None else options.seed,
         max_users=options.max_users,
+        ca_cert=None if options.ca_cert is None else str(options.ca_cert.resolve()),
+        insecure=options.insecure,
     )
     try:
         plan = LoadPlan(scenario, inject=spec.inject, user_cap=spec.max_users)
@@ -194,7 +211,11 @@ def run_load(options: LoadOptions, *, echo: Callable[[str], None] = print) -> Lo
         f"gateproof load: {scenario.name} against {where} for {scenario.duration:g} s "
         f"(warm-up {scenario.warmup:g} s), at most {plan.max_users} users"
     )
-    interrupted = False
+    if options.insecure:
+        echo(INSECURE_WARNING)
+    if options.host is not None:
+        _preflight(options, spec, plan, echo)
+    interrupted, stopped = False, None
     after: dict[str, Any] | None = None
     kills: dict[str, Any] | None = None
     try:
@@ -205,7 +226,7 @@ def run_load(options: LoadOptions, *, echo: Callable[[str], None] = print) -> Lo
             else:
                 echo(f"gateproof load: host {url}")
             with _chaos(chaos, gateway, scenario.duration, spec.seed) as record:
-                interrupted = _run_locust(options, spec, url, plan, echo)
+                interrupted, stopped = _run_locust(options, spec, url, plan, echo)
             if chaos is not None and record is not None:
                 kills = record.as_dict(chaos.every_s)
             if gateway is not None:
@@ -221,9 +242,14 @@ def run_load(options: LoadOptions, *, echo: Callable[[str], None] = print) -> Lo
         tally or {},
         host=url,
         target=options.target,
-        complete=not interrupted and tally is not None,
+        complete=not interrupted and stopped is None and tally is not None,
     )
-    result.chaos, result.after = kills, after
+    result.chaos, result.after, result.stopped_early = kills, after, stopped
+    result.tls = _tls_report(options)
+    if stopped is not None:
+        result.notes.append(stopped)
+    if options.insecure:
+        result.notes.append(INSECURE_WARNING)
     if not result.rate_sustained:
         shortfall = 1 - result.overall.achieved_ratio
         result.notes.append(
@@ -231,7 +257,7 @@ def run_load(options: LoadOptions, *, echo: Callable[[str], None] = print) -> Lo
             f"{result.overall.target_rate:.1f} req/s ({shortfall:.0%} short); arrivals were "
             f"late by {result.lag['mean'] * 1000:.1f} ms on average"
         )
-    if options.predict and not interrupted:
+    if options.predict and not interrupted and stopped is None:
         from loadtests.compare import comparison, predict
 
         echo("gateproof load: simulating the same scenario for predicted beside measured ...")
@@ -243,6 +269,44 @@ def run_load(options: LoadOptions, *, echo: Callable[[str], None] = print) -> Lo
             result.notes += _calibration_hints(result, options.out)
     write_report(result, options.out)
     return result
+
+
+def _preflight(
+    options: LoadOptions, spec: RunSpec, plan: LoadPlan, echo: Callable[[str], None]
+) -> None:
+    """The run's first request, once, before any load: exit 3 (2 for a credential) on failure."""
+    assert options.host is not None
+    name = next(iter(plan.scenario.workload))
+    planned = plan.request(name)
+    headers = spec.request_headers()
+    if options.credentials is not None:
+        headers = {**headers, **read_credentials(options.credentials)[0]}
+    request = PreflightRequest(
+        planned.method, planned.path, plan.body(name, 0.0, random.Random(spec.seed)), headers
+    )
+    context = None
+    if options.host.startswith("https://"):
+        context = client_context(options.ca_cert, insecure=options.insecure)
+    try:
+        answer = preflight(options.host, request, context)
+    except PreflightError as error:
+        if error.credentials:
+            raise LoadInputError(f"preflight: {error}") from None
+        raise LoadEnvironmentError(
+            f"preflight: {error}\n(no load was sent; the host must answer one request first)"
+        ) from None
+    echo(f"gateproof load: preflight {answer}")
+
+
+def _tls_report(options: LoadOptions) -> dict[str, Any] | None:
+    """How the host's certificate was checked, for load.json (None for http://)."""
+    if options.host is None or not options.host.startswith("https://"):
+        return None
+    return {
+        "verify": not options.insecure,
+        "ca_cert": None if options.ca_cert is None else str(options.ca_cert),
+        "warning": INSECURE_WARNING if options.insecure else None,
+    }
 
 
 def _calibration_hints(result: LoadResult, out: Path) -> list[str]:
@@ -280,14 +344,31 @@ def run_worker(
     master_port: int,
     out: Path,
     max_users: int | None = None,
+    ca_cert: Path | None = None,
+    insecure: bool = False,
 ) -> int:
-    """A Locust worker of a master elsewhere, which gates the SLOs; returns Locust's status."""
+    """A Locust worker of a master elsewhere, which gates the SLOs; returns Locust's status.
+
+    The master's options do not travel to remote workers: ``ca_cert`` and
+    ``insecure`` are this worker's own (give the same as the master's).
+    """
     try:
         plan = LoadPlan(load_scenario(scenario, overrides), inject=False, user_cap=max_users)
     except (ScenarioError, PlanError) as error:
         raise LoadInputError(str(error)) from None
+    try:
+        client_context(ca_cert, insecure=insecure)
+    except TlsError as error:
+        raise LoadInputError(str(error)) from None
     _prepare_out(out)
-    spec = RunSpec(str(scenario), list(overrides), seed=plan.scenario.seed, max_users=max_users)
+    spec = RunSpec(
+        str(scenario),
+        list(overrides),
+        seed=plan.scenario.seed,
+        max_users=max_users,
+        ca_cert=None if ca_cert is None else str(ca_cert.resolve()),
+        insecure=insecure,
+    )
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker"]
     argv += ["--master-host", master_host, "--master-port", str(master_port)]
     argv += ["--loglevel", "WARNING", "--logfile", str(out / "locust-worker.log")]
@@ -407,33 +488,57 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 
 def _run_locust(
     options: LoadOptions, spec: RunSpec, url: str, plan: LoadPlan, echo: Callable[[str], None]
-) -> bool:
-    """Run Locust to the end of the scenario (or Ctrl-C); True when interrupted."""
+) -> tuple[bool, str | None]:
+    """Run Locust to the end of the scenario, Ctrl-C or an early stop.
+
+    Returns (interrupted, why it stopped early); Locust is stopped with SIGINT
+    either way, so it writes its reports.
+    """
     argv = _locust_argv(options, url)
     limit = plan.duration + _GRACE_S + (120 if options.master else 0)
+    watch = FailureWatch(options.early_stop_window) if options.early_stop else None
     started = time.monotonic()
     with _locust(argv, spec, options.out / "locust-output.txt") as process:
         try:
-            next_line = started
+            next_line = next_look = started
             while process.poll() is None:
                 now = time.monotonic()
                 if now - started > limit:
                     echo(f"gateproof load: Locust still running after {limit:g} s; stopping it")
-                    return True
+                    return True, None
                 if now >= next_line:
                     echo(_progress(options.out, now - started, plan))
                     next_line = now + 5.0
+                if watch is not None and now >= next_look:
+                    reason = _look(watch, options.out, now - started)
+                    if reason is not None:
+                        echo(f"gateproof load: {reason}")
+                        return False, reason
+                    next_look = now + 1.0
                 time.sleep(0.2)
         except KeyboardInterrupt:
             echo("gateproof load: interrupted; stopping the load and writing the report")
-            return True
+            return True, None
     if process.returncode not in (0, None):
         tail = (options.out / "locust-output.txt").read_text(errors="replace")[-1500:]
         raise LoadEnvironmentError(
             f"Locust exited with status {process.returncode}:\n{tail}\n"
             f"(see {options.out / 'locust.log'})"
         )
-    return False
+    return False, None
+
+
+def _look(watch: FailureWatch, out: Path, elapsed: float) -> str | None:
+    """Feed Locust's latest running totals to ``watch``; why to stop, or None."""
+    row = _last_aggregated(out / "locust_stats_history.csv")
+    if row is None:
+        return None
+    try:
+        calls = int(float(row.get("Total Request Count") or 0))
+        failures = int(float(row.get("Total Failure Count") or 0))
+    except ValueError:
+        return None
+    return watch.observe(elapsed, calls, failures)
 
 
 def _progress(out: Path, elapsed: float, plan: LoadPlan) -> str:

@@ -31,6 +31,8 @@ class RunSpec:
     tally_path: str | None = None  # where the master (or the only process) writes its tally
     seed: int = 0
     max_users: int | None = None
+    ca_cert: str | None = None  # https: verify against this CA bundle (an absolute path)
+    insecure: bool = False  # https: no verification at all
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

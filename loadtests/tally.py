@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "CONNECTION_ERROR",
     "LATE_S",
+    "NEVER_REACHED_502",
     "REFUSED_CODES",
     "Tally",
     "error_code",
@@ -26,8 +27,12 @@ __all__ = [
 CONNECTION_ERROR = "connection_error"  # no HTTP status: refused, reset, or dropped
 LATE_S = 0.010  # an arrival sent more than this after its scheduled time is late
 MAX_SAMPLES = 2000  # time-outside samples per function per report (and 10x that in all)
+# the 502 code of a call whose request never reached a worker (the gateway retried it once)
+NEVER_REACHED_502 = frozenset({"worker_unreachable"})
 # gateway error codes of calls that never reached a worker
-REFUSED_CODES = frozenset({"no_capacity", "circuit_open", "rate_limited", "backend_unavailable"})
+REFUSED_CODES = frozenset(
+    {"no_capacity", "circuit_open", "rate_limited", "backend_unavailable", *NEVER_REACHED_502}
+)
 
 
 def refused_name(function: str, code: str) -> str:

@@ -72,7 +72,10 @@ def _no_timeout() -> None:
     from reference.gateway.services import invoker
 
     no_timeout = types.SimpleNamespace(
-        timeout=lambda seconds: contextlib.nullcontext(), shield=asyncio.shield
+        timeout=lambda seconds: contextlib.nullcontext(),
+        timeout_at=lambda when: contextlib.nullcontext(),
+        get_running_loop=asyncio.get_running_loop,
+        shield=asyncio.shield,
     )
     _patch(invoker, "asyncio", no_timeout)
 

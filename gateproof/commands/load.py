@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gateproof.cli import EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError
 from gateproof.commands.sim import add_set_option
+from loadtests.early_stop import FAILURE_SHARE, WINDOW_S
 
 DEFAULT_OUT = Path("reports/out/load")
 
@@ -23,6 +24,7 @@ DESCRIPTION = """\
 Against staging:        gateproof load SCENARIO --host https://staging.example.com
                             [--header 'Name: value' ...] [--token-env VAR]
                             [--credentials FILE]  (one credential per simulated user)
+                            [--ca-cert FILE | --insecure]  (an internal CA, or none)
 Against a local gateway: gateproof load SCENARIO --target local|legacy|docker
                             [--chaos kill-workers:EVERY_S]
 Distributed:            gateproof load SCENARIO --host URL --master --expect-workers N
@@ -32,8 +34,12 @@ SCENARIO is a YAML file such as scenarios/steady.yaml; --set overrides a field
 by its dotted path, as for `gateproof sim` (--set duration=20). The run stops by
 itself after the scenario's duration, with at most its peak rate x 2 s users.
 Ctrl-C stops the load at once and still writes load.json, marked incomplete.
-Exit: 0 every SLO held, 1 an SLO broke (or a chaos guarantee), 2 bad input,
-3 the target or Locust could not run."""
+Before any load a --host gets one preflight request (DNS, TCP, TLS, HTTP); a
+run where nearly every call fails for --early-stop-window seconds stops early
+(--no-early-stop runs on, for chaos runs); see docs/staging.md.
+Exit: 0 every SLO held, 1 an SLO broke (or a chaos guarantee, or the run stopped
+early), 2 bad input (or the host refused the credential), 3 the host, the target
+or Locust could not run."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -89,6 +95,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--master-host", help="worker: the master's address")
     parser.add_argument("--master-port", type=int, default=5557, help="default: 5557")
     parser.add_argument("--no-predict", action="store_true", help="skip the simulator's prediction")
+    tls = parser.add_mutually_exclusive_group()
+    tls.add_argument(
+        "--ca-cert",
+        type=Path,
+        metavar="FILE",
+        help="https: verify the host against this CA bundle (PEM), in every Locust process",
+    )
+    tls.add_argument(
+        "--insecure",
+        action="store_true",
+        help="https: do not verify the certificate (warned about in the output and load.json)",
+    )
+    parser.add_argument(
+        "--no-early-stop",
+        action="store_true",
+        help="run to the end even when nearly every call fails (chaos runs)",
+    )
+    parser.add_argument(
+        "--early-stop-window",
+        type=float,
+        default=WINDOW_S,
+        metavar="SECONDS",
+        help=f"stop when {FAILURE_SHARE:.0%} of the calls failed for this long "
+        f"(default: {WINDOW_S:g})",
+    )
     parser.set_defaults(func=run)
 
 
@@ -112,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
                 args.master_port,
                 args.out,
                 args.max_users,
+                ca_cert=args.ca_cert,
+                insecure=args.insecure,
             )
             return EXIT_OK if status == 0 else EXIT_FAILED
         options = LoadOptions(
@@ -131,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
             chaos=args.chaos,
             predict=not args.no_predict,
             max_users=args.max_users,
+            ca_cert=args.ca_cert,
+            insecure=args.insecure,
+            early_stop=not args.no_early_stop,
+            early_stop_window=args.early_stop_window,
         )
         result = run_load(options, echo=lambda line: print(line, flush=True))
     except LoadInputError as error:
@@ -154,6 +191,9 @@ def run(args: argparse.Namespace) -> int:
         for line in chaos_breaches(result):
             print(line, file=sys.stderr)
             failed = True
+    if result.stopped_early is not None:
+        print(f"gateproof load: {result.stopped_early}; load.json says so", file=sys.stderr)
+        return EXIT_FAILED
     if not result.complete:
         print(
             "gateproof load: the run did not complete; load.json is marked incomplete",
@@ -183,6 +223,11 @@ def format_summary(result: object) -> str:
         )
     codes = ", ".join(f"{code} {n}" for code, n in result.overall.codes.items())
     lines.append(f"errors by code: {codes or 'none'}")
+    bad = result.overall.bad_gateway()
+    lines.append(
+        f"502 answers: {bad['total']} ({bad['reached_worker']} from calls that reached a worker, "
+        f"{bad['never_reached_worker']} from calls that never reached one, even when retried)"
+    )
     lines.append(
         f"arrivals late by more than 10 ms: {result.lag['late_share']:.1%} "
         f"(mean lag {result.lag['mean'] * 1000:.1f} ms, max {result.lag['max'] * 1000:.0f} ms)"

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from reference.gateway.api.errors import install_error_handlers
-from reference.gateway.api.middleware import GatewayMiddleware
+from reference.gateway.api.middleware import GatewayMiddleware, HeaderLimits
 from reference.gateway.api.routers import auth as auth_api
 from reference.gateway.api.routers import lambda_api, routed, system
 from reference.gateway.api.shortcut import RouteShortcut
@@ -71,7 +71,13 @@ def create_app(
         async with app.state.container:
             yield
 
-    options = {"max_body_bytes": settings.max_body_bytes, "access_log": settings.access_log}
+    options = {
+        "max_body_bytes": settings.max_body_bytes,
+        "access_log": settings.access_log,
+        "header_limits": HeaderLimits(
+            settings.max_header_line_bytes, settings.max_header_bytes, settings.max_headers
+        ),
+    }
     app = GatewayApp(
         title="gateproof reference gateway",
         version="0.1.0",

@@ -111,14 +111,17 @@ async def test_a_declared_or_streamed_413_is_the_same_json_error(
         ]
 
 
-async def test_unknown_function_and_unknown_route_are_404(make_gateway: GatewayFactory) -> None:
+async def test_unknown_function_and_unknown_route_are_404_an_unrouted_method_405(
+    make_gateway: GatewayFactory,
+) -> None:
     async with make_gateway() as gw:
         function = await gw.client.post(invoke_url("nope"), json={})
         assert function.status_code == 404 and error_code(function) == "function_not_found"
         route = await gw.client.get("/no/such/route")
         assert route.status_code == 404 and error_code(route) == "route_not_found"
         method = await gw.client.delete("/echo")
-        assert method.status_code == 404
+        assert method.status_code == 405 and error_code(method) == "method_not_allowed"
+        assert method.headers["allow"] == "POST"
 
 
 @pytest.mark.parametrize("name", ["%2E%2E", "a%01b", "%0d%0aSet-Cookie:x", "a" * 65, "f%20g"])

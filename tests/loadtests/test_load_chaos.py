@@ -37,6 +37,10 @@ def test_killing_workers_under_load_breaks_no_guarantee(tmp_path: Path) -> None:
         "examples": {},
         "connection_errors": 0,
     }
+    bad_gateway = report["overall"]["bad_gateway"]
+    assert bad_gateway["total"] == statuses.get("502", 0)
+    assert bad_gateway["never_reached_worker"] == 0, bad_gateway  # the gateway retried them
+    assert f"502 answers: {bad_gateway['total']} ({bad_gateway['reached_worker']} " in run.stdout
     assert report["after"]["leftovers"] == []
     pools = report["after"]["status"]["pools"]
     assert set(pools) == {"echo", "resize"}

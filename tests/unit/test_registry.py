@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from reference.gateway.core.errors import InvalidFunctionName, RouteNotFound, UnknownFunction
+from reference.gateway.core.errors import (
+    InvalidFunctionName,
+    MethodNotAllowed,
+    RouteNotFound,
+    UnknownFunction,
+)
 from reference.gateway.core.settings import CONFIG_DIR
 from reference.gateway.services.config_file import ConfigFileError
 from reference.gateway.services.registry import FunctionRegistry, deep_merge, load_functions
@@ -131,8 +136,9 @@ routes:
     found = table.match("/items/42", "get")
     assert found.route.function == "a" and found.path_params == {"id": "42"}
     assert table.match("/files/x/y.txt", "DELETE").path_params == {"rest": "x/y.txt"}
-    with pytest.raises(RouteNotFound):
+    with pytest.raises(MethodNotAllowed) as refused:  # the path is routed, not for POST
         table.match("/items/42", "POST")
+    assert refused.value.allow == ["GET"]
     with pytest.raises(RouteNotFound):
         table.match("/items/4/2", "GET")
 

@@ -49,16 +49,21 @@ async def test_a_matching_request_is_served_by_the_endpoint_with_its_path_params
     assert inner.paths == []
 
 
-async def test_other_methods_and_paths_go_to_the_rest_of_the_app() -> None:
+async def test_other_paths_go_to_the_rest_of_the_app() -> None:
+    inner = Inner()
+    async with client(inner) as http:
+        other_path = await http.post("/functions/echo/invocations/extra")
+    assert other_path.status_code == 299
+    assert inner.paths == [("POST", "/functions/echo/invocations/extra")]
+
+
+async def test_another_method_on_a_routes_path_is_405_naming_the_routes_methods() -> None:
     inner = Inner()
     async with client(inner) as http:
         wrong_method = await http.get("/functions/echo/invocations")
-        other_path = await http.post("/functions/echo/invocations/extra")
-    assert wrong_method.status_code == other_path.status_code == 299
-    assert inner.paths == [
-        ("GET", "/functions/echo/invocations"),
-        ("POST", "/functions/echo/invocations/extra"),
-    ]
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+    assert wrong_method.json()["code"] == "method_not_allowed"
+    assert inner.paths == []  # the rest of the app never saw it
 
 
 async def test_a_gateway_error_from_the_endpoint_is_its_json_error() -> None:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from reference.gateway.api.responses import error_response
-from reference.gateway.core.errors import BadRequest, GatewayError, RouteNotFound
+from reference.gateway.core.errors import BadRequest, GatewayError, MethodNotAllowed, RouteNotFound
 
 __all__ = ["install_error_handlers"]
 
@@ -37,6 +37,10 @@ async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if error.status_code == 404:
         return error_response(RouteNotFound(f"no route for {request.method} {request.url.path}"))
+    allow = (error.headers or {}).get("Allow")
+    if error.status_code == 405 and allow:
+        methods = [method.strip() for method in allow.split(",")]
+        return error_response(MethodNotAllowed(str(error.detail), allow=methods))
     return error_response(_HTTPError(error.status_code, str(error.detail)))
 
 

@@ -4,8 +4,9 @@ Pure ASGI (no ``BaseHTTPMiddleware``), because it runs on every call. It
 
 * keeps a valid ``X-Request-ID`` from the client or makes one, and puts it on
   every response, errors included;
-* refuses a header carrying CR, LF or NUL (422) and a declared body over the
-  limit (413) before any route runs;
+* refuses request headers over the limits of :class:`HeaderLimits` (431), a
+  header carrying CR, LF or NUL (422) and a declared body over the limit
+  (413) before any route runs;
 * turns an unexpected exception into a JSON 500 without a stack trace (the
   trace goes to the log);
 * writes one access-log line and records the metrics for every request.
@@ -18,15 +19,20 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from reference.gateway.api.responses import error_response
 from reference.gateway.core.access_log import log_access
-from reference.gateway.core.errors import BadRequest, GatewayError, PayloadTooLarge
+from reference.gateway.core.errors import (
+    BadRequest,
+    GatewayError,
+    HeadersTooLarge,
+    PayloadTooLarge,
+)
 from reference.gateway.core.metrics import GatewayMetrics
 from reference.gateway.services.headers import has_line_break
 
-__all__ = ["GatewayMiddleware", "InternalError"]
+__all__ = ["GatewayMiddleware", "HeaderLimits", "InternalError"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,11 +48,32 @@ class InternalError(GatewayError):
     status, code = 500, "internal_error"
 
 
+class HeaderLimits(NamedTuple):
+    """Request header limits; a line counts its name, ``": "`` and its value (no CRLF).
+
+    The server may refuse earlier: uvicorn's h11 parser answers a plain 400 to a
+    request head over ``h11_max_incomplete_event_size`` (16 KB); httptools, the
+    default with ``uvicorn[standard]``, sets no limit of its own.
+    """
+
+    line_bytes: int = 8 * 1024
+    total_bytes: int = 32 * 1024
+    count: int = 100
+
+
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        access_log: bool,
+        header_limits: HeaderLimits = HeaderLimits(),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
+        self.header_limits = header_limits
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -83,19 +110,51 @@ class GatewayMiddleware:
             self._record(scope, request_id, status, time.perf_counter() - started)
 
     def _check_request(self, scope: Scope) -> GatewayError | None:
-        for name, value in scope["headers"]:
+        headers = scope["headers"]
+        limits = self.header_limits
+        if len(headers) > limits.count:
+            return HeadersTooLarge(
+                f"{len(headers)} request headers, more than {limits.count} "
+                f"(GATEPROOF_MAX_HEADERS); send fewer"
+            )
+        size = 2 * len(headers)  # ": " on each line
+        for name, value in headers:
+            size += len(name) + len(value)
             if has_line_break(name) or has_line_break(value):
                 return BadRequest(f"header {name.decode('latin-1')!r} contains CR, LF or NUL")
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
                 return PayloadTooLarge.over(self.max_body_bytes)
+        if size > limits.line_bytes:  # only then can one line be over its limit
+            return _oversized(headers, size, limits)
         return None
 
     def _record(self, scope: Scope, request_id: str, status: int, duration: float) -> None:
-        function = scope["state"].get("function")
+        state = scope["state"]
+        function = state.get("function")
         metrics: GatewayMetrics = scope["app"].state.container.metrics
         metrics.observe(function or "-", status, duration)
         if self.access_log:
-            log_access(request_id, scope["method"], scope["path"], function, status, duration)
+            retries = state.get("retries", 0)
+            log_access(
+                request_id, scope["method"], scope["path"], function, status, duration, retries
+            )
+
+
+def _oversized(
+    headers: list[tuple[bytes, bytes]], size: int, limits: HeaderLimits
+) -> GatewayError | None:
+    for name, value in headers:
+        if len(name) + len(value) + 2 > limits.line_bytes:
+            return HeadersTooLarge(
+                f"request header {name.decode('latin-1')!r} is longer than "
+                f"{limits.line_bytes} bytes (GATEPROOF_MAX_HEADER_LINE_BYTES); send less"
+            )
+    if size > limits.total_bytes:
+        return HeadersTooLarge(
+            f"the request headers take {size} bytes, more than {limits.total_bytes} "
+            f"(GATEPROOF_MAX_HEADER_BYTES); send fewer or shorter headers"
+        )
+    return None
 
 
 def _request_id(headers: list[tuple[bytes, bytes]]) -> str:

@@ -13,8 +13,10 @@ The shortcut is the outermost layer of the app's middleware stack
 route's own ``matches()``; a match is served by the route's own endpoint
 wrapped in its own ``GatewayMiddleware`` (``wrap``), so the request id, the
 header checks, the access log and the metrics apply as on every other route;
-anything else goes on to the framework's stack, where ``GatewayMiddleware``
-is a user middleware. Each route stays defined once (in its router, with its
+a request for a route's path with another method is answered 405 with
+``Allow`` the same way (the invoke path is the gateway's own: no routed
+function answers it); anything else goes on to the framework's stack, where
+``GatewayMiddleware`` is a user middleware. Each route stays defined once (in its router, with its
 OpenAPI documentation). What the shortcut leaves out is what these endpoints
 do not use: FastAPI's parameter parsing and validation (they read the
 ``Request`` themselves) and ``yield`` dependencies (they have none). A
@@ -37,7 +39,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from reference.gateway.api.responses import error_response
-from reference.gateway.core.errors import GatewayError
+from reference.gateway.core.errors import GatewayError, MethodNotAllowed
 
 __all__ = ["RouteShortcut"]
 
@@ -66,13 +68,32 @@ class RouteShortcut:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """Match with the route's own rule, as Starlette's router would, first match wins."""
         if scope["type"] == "http":
+            refused: APIRoute | None = None
             for route in self.routes:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child_scope)  # the endpoint and its path parameters
                     await self.serve(scope, receive, send)
                     return
+                if match is Match.PARTIAL and refused is None:
+                    refused = route  # the path, not the method: 405 unless a later route serves
+            if refused is not None:
+                scope["endpoint"] = _not_allowed(refused)
+                await self.serve(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+
+def _not_allowed(route: APIRoute) -> Endpoint:
+    """The endpoint of a method the route does not serve: 405 with ``Allow`` (RFC 9110 15.5.6)."""
+
+    async def refuse(request: Request) -> Response:
+        raise MethodNotAllowed(
+            f"{route.path} answers {', '.join(sorted(route.methods))}, not {request.method}",
+            allow=route.methods,
+        )
+
+    return refuse
 
 
 async def _serve(scope: Scope, receive: Any, send: Any) -> None:

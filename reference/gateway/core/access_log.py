@@ -2,8 +2,9 @@
 
 Fields, in this order: ``ts`` (epoch seconds), ``request_id``, ``method``,
 ``path``, ``function`` (null when no function was called), ``status``,
-``duration_ms``. The simulator calibrates service times from these lines, so
-they stay flat and stable.
+``duration_ms``, and ``retries`` only on a call that was sent again because
+its request never reached a worker. The simulator calibrates service times
+from these lines, so they stay flat and stable.
 
 The lines go through the ``gateproof.gateway.access`` logger, so any handler
 or filter a deployment attaches sees every one. Only when the logger holds
@@ -91,18 +92,26 @@ def access_line(
     function: str | None,
     status: int,
     duration_ms: float,
+    retries: int = 0,
 ) -> str:
     """One line, as ``json.dumps`` of the fields with ``(",", ":")`` separators writes it."""
     name = "null" if function is None else encode_basestring_ascii(function)
+    end = f',"retries":{retries}}}' if retries else "}"
     return (
         f'{{"ts":{ts!r},"request_id":{encode_basestring_ascii(request_id)},'
         f'"method":{encode_basestring_ascii(method)},"path":{encode_basestring_ascii(path)},'
-        f'"function":{name},"status":{status},"duration_ms":{duration_ms!r}}}'
+        f'"function":{name},"status":{status},"duration_ms":{duration_ms!r}{end}'
     )
 
 
 def log_access(
-    request_id: str, method: str, path: str, function: str | None, status: int, duration: float
+    request_id: str,
+    method: str,
+    path: str,
+    function: str | None,
+    status: int,
+    duration: float,
+    retries: int = 0,
 ) -> None:
     if not _log.isEnabledFor(logging.INFO):
         return
@@ -114,6 +123,7 @@ def log_access(
         function,
         status,
         round(duration * 1000, 3),
+        retries,
     )
     handlers = _log.handlers
     if (

@@ -9,6 +9,7 @@ header of a 429 or 503.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 __all__ = [
     "BackendUnavailable",
@@ -17,7 +18,9 @@ __all__ = [
     "Forbidden",
     "FunctionError",
     "GatewayError",
+    "HeadersTooLarge",
     "InvalidFunctionName",
+    "MethodNotAllowed",
     "NoCapacity",
     "PayloadTooLarge",
     "RateLimited",
@@ -26,6 +29,7 @@ __all__ = [
     "UnknownFunction",
     "WorkerError",
     "WorkerTimeout",
+    "WorkerUnreachable",
 ]
 
 
@@ -34,6 +38,7 @@ class GatewayError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    retries: int = 0  # times the call was sent again first (its request never reached a worker)
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -69,6 +74,25 @@ class UnknownFunction(GatewayError):
 
 class RouteNotFound(GatewayError):
     status, code = 404, "route_not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    """The path exists, not for this method; ``Allow`` names its methods (RFC 9110 15.5.6)."""
+
+    status, code = 405, "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: Iterable[str]) -> None:
+        super().__init__(message)
+        self.allow = sorted(set(allow))
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allow)}
+
+
+class HeadersTooLarge(GatewayError):
+    """Request headers over a limit (RFC 6585 5): refused before any worker is touched."""
+
+    status, code = 431, "headers_too_large"
 
 
 class PayloadTooLarge(GatewayError):
@@ -107,6 +131,16 @@ class WorkerError(GatewayError):
     """The worker answered 5xx, or broke the connection mid-request."""
 
     status, code = 502, "worker_error"
+
+
+class WorkerUnreachable(WorkerError):
+    """The request never reached a worker (connection refused, or dropped before it was written).
+
+    Safe to send again, as nothing ran: the invoker retries once on another worker
+    and answers this only when that one could not be reached either.
+    """
+
+    code = "worker_unreachable"
 
 
 class FunctionError(GatewayError):

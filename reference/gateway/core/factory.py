@@ -183,15 +183,16 @@ def create_container(
     for name in registry.names:
         breakers.get(name)  # every function shows in /metrics from the start
     transports = WorkerTransports(max_connections=settings.max_connections_per_client)
+    metrics = GatewayMetrics(functools.partial(pool_stats, backend), breakers.snapshots)
     invoker = LambdaInvoker(
         backend,
         registry,
         breakers,
         transports,
         no_capacity_retry_after=settings.no_capacity_retry_after,
+        on_retry=metrics.retried,
     )
     background = BackgroundInvocations(settings.max_background_invocations)
-    metrics = GatewayMetrics(functools.partial(pool_stats, backend), breakers.snapshots)
     limiter = rate_limiter or _configured_rate_limiter(metrics) or NoRateLimit()
     processor = GatewayRequestProcessor(
         invoker, EventBuilder(), routes, rate_limiter=limiter, background=background,

@@ -45,6 +45,12 @@ class GatewayMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.retries = Counter(
+            "gateway_worker_retries",
+            "Calls sent again on another worker because their request never reached the first.",
+            ["function"],
+            registry=self.registry,
+        )
         self.registry.register(_StateCollector(pools, breakers))
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
@@ -57,6 +63,10 @@ class GatewayMetrics:
             self._children[(function, status)] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def retried(self, function: str) -> None:
+        """One call of ``function`` sent again (see ``LambdaInvoker``); rare, so not cached."""
+        self.retries.labels(function).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -38,6 +38,17 @@ class GatewaySettings(BaseSettings):
         default=30.0, gt=0, description="Seconds between sweeps for workers past idle_timeout."
     )
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1)
+    max_header_line_bytes: int = Field(
+        default=8 * 1024,
+        ge=64,
+        description="Longest request header line (name, ': ' and value); 431 beyond.",
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=64,
+        description="All request header lines together (each counted as above); 431 beyond.",
+    )
+    max_headers: int = Field(default=100, ge=1, description="Most request headers; 431 beyond.")
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     max_background_invocations: int = Field(
         default=64, ge=1, description="Event (async) invocations running at once; 503 beyond."

@@ -12,14 +12,17 @@ class InvocationResult:
     """What the processor hands back to the presentation layer.
 
     ``error`` keeps the exception (if any) for logs; the response is built from
-    ``status_code``, ``payload`` and ``headers`` only.
+    ``status_code``, ``payload`` and ``headers`` only. A header whose value is a
+    list goes out as one header line per value. ``retries`` counts the times the
+    call was sent again because its request never reached a worker.
     """
 
     success: bool
     status_code: int
     payload: bytes | None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | list[str]] = field(default_factory=dict)
     error: Exception | None = None
+    retries: int = 0
 
     @property
     def is_retryable(self) -> bool:

@@ -69,7 +69,8 @@ def proxy_response_to_result(result: InvocationResult) -> InvocationResult:
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise WorkerError(f"the function returned an invalid statusCode {status!r}")
     headers = _proxy_headers(document)
-    return InvocationResult(status < 500, status, _proxy_body(document), headers)
+    body = _proxy_body(document)
+    return InvocationResult(status < 500, status, body, headers, retries=result.retries)
 
 
 def _as_proxy_response(payload: bytes) -> dict[str, Any] | None:
@@ -82,21 +83,35 @@ def _as_proxy_response(payload: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) and "statusCode" in document else None
 
 
-def _proxy_headers(document: dict[str, Any]) -> dict[str, str]:
-    raw = dict(_object_field(document, "headers"))
+def _proxy_headers(document: dict[str, Any]) -> dict[str, str | list[str]]:
+    """``headers`` and ``multiValueHeaders`` merged, as API Gateway merges them.
+
+    A name in both keeps every value of ``multiValueHeaders`` and the value of
+    ``headers`` unless it is one of them. A name with several values stays a
+    list: it goes out as one header line per value (RFC 9110 5.3; a
+    ``Set-Cookie`` cannot be joined with commas, RFC 6265 3).
+    """
+    pairs = [(str(k), str(v)) for k, v in _object_field(document, "headers").items()]
     for name, values in _object_field(document, "multiValueHeaders").items():
         if isinstance(values, list) and values:
-            raw[name] = ", ".join(str(v) for v in values)
-    headers = strip_hop_by_hop((str(k), str(v)) for k, v in raw.items())
+            text = [str(v) for v in values]
+            pairs = [(k, v) for k, v in pairs if k.lower() != str(name).lower() or v not in text]
+            pairs += [(str(name), value) for value in text]
+    headers = strip_hop_by_hop(pairs)
     for name, value in headers.items():
-        if has_line_break(name) or has_line_break(value) or not name:
-            raise WorkerError(f"the function returned an invalid header {name!r}")
-        if not (_is_latin1(name) and _is_latin1(value)):
-            raise WorkerError(
-                f"the function returned a header that is not Latin-1 ({name!r}); "
-                "percent-encode or MIME-encode non-Latin-1 header text"
-            )
+        for line in [value] if isinstance(value, str) else value:
+            _check_header(name, line)
     return headers
+
+
+def _check_header(name: str, value: str) -> None:
+    if has_line_break(name) or has_line_break(value) or not name:
+        raise WorkerError(f"the function returned an invalid header {name!r}")
+    if not (_is_latin1(name) and _is_latin1(value)):
+        raise WorkerError(
+            f"the function returned a header that is not Latin-1 ({name!r}); "
+            "percent-encode or MIME-encode non-Latin-1 header text"
+        )
 
 
 def _object_field(document: dict[str, Any], field: str) -> dict[Any, Any]:

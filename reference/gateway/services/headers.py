@@ -57,8 +57,12 @@ def forwarded_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items() if name.lower() in FORWARDED}
 
 
-def strip_hop_by_hop(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Response headers without hop-by-hop ones, those named in ``Connection``, and framing."""
+def strip_hop_by_hop(headers: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
+    """Response headers without hop-by-hop ones, those named in ``Connection``, and framing.
+
+    Names are lower-cased; a name that comes more than once keeps all its values,
+    in order, as a list (sent back as one header line per value).
+    """
     pairs = [(name.lower(), value) for name, value in headers]
     named = {
         token.strip().lower()
@@ -67,7 +71,18 @@ def strip_hop_by_hop(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
         for token in value.split(",")
     }
     drop = _DROPPED | named
-    return {name: value for name, value in pairs if name not in drop}
+    kept: dict[str, str | list[str]] = {}
+    for name, value in pairs:
+        if name in drop:
+            continue
+        seen = kept.get(name)
+        if seen is None:
+            kept[name] = value
+        elif isinstance(seen, list):
+            seen.append(value)
+        else:
+            kept[name] = [seen, value]
+    return kept
 
 
 def has_line_break(value: str | bytes) -> bool:

@@ -6,6 +6,16 @@ lives in :meth:`LambdaInvoker._execute_on`: a worker is released after a call
 that got an answer, and evicted after any other outcome (unreachable, broken
 connection, timeout, cancellation), exactly once.
 
+The retry rule lives in :meth:`LambdaInvoker._call`: a call whose request
+never reached its worker (the transport raised one of
+:data:`~reference.gateway.services.transport.NOT_SENT`: connection refused,
+or lost before the request was written) is sent once more, on another worker
+(a fresh one if none is idle), within what is left of the call's acquire
+timeout and of its ``timeout_seconds``. A request that may have reached a
+worker is never sent again: an invocation is not idempotent. Retries are
+counted (``on_retry``, the ``gateway_worker_retries_total`` metric) and carried
+on the result (``retries``, the access log's ``retries`` field).
+
 ``invoke_function`` never raises for a failed invocation: every outcome is an
 :class:`~reference.gateway.models.InvocationResult`, errors included (their
 payload is the gateway's JSON error body). Only cancellation propagates.
@@ -17,10 +27,11 @@ decoded, with its ``Content-Encoding``; any httpx error is the worker's (502).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import httpx
@@ -36,6 +47,7 @@ from reference.gateway.core.errors import (
     UnknownFunction,
     WorkerError,
     WorkerTimeout,
+    WorkerUnreachable,
 )
 from reference.gateway.models import FunctionEntity, InvocationResult
 from reference.gateway.services.breakers import BreakerBoard
@@ -47,7 +59,7 @@ from reference.gateway.services.pool import (
     UnknownFunctionError,
 )
 from reference.gateway.services.registry import FunctionRegistry
-from reference.gateway.services.transport import post_request
+from reference.gateway.services.transport import NOT_SENT, post_request
 from reference.gateway.services.worker_transports import WorkerTransports
 
 __all__ = ["INVOKE_PATH", "LambdaInvoker", "WorkerAnswer", "error_result"]
@@ -69,7 +81,9 @@ class WorkerAnswer(NamedTuple):
 
 def error_result(error: GatewayError) -> InvocationResult:
     """The result that carries a gateway error to the client."""
-    return InvocationResult(False, error.status, error.body(), error.response_headers(), error)
+    return InvocationResult(
+        False, error.status, error.body(), error.response_headers(), error, error.retries
+    )
 
 
 class LambdaInvoker:
@@ -83,12 +97,14 @@ class LambdaInvoker:
         transports: WorkerTransports,
         *,
         no_capacity_retry_after: float = 1.0,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.backend = backend
         self.registry = registry
         self.breakers = breakers
         self.transports = transports
         self.no_capacity_retry_after = no_capacity_retry_after
+        self.on_retry = on_retry
         self._urls: weakref.WeakKeyDictionary[WorkerInfo, httpx.URL] = weakref.WeakKeyDictionary()
 
     async def invoke_function(
@@ -127,18 +143,51 @@ class LambdaInvoker:
         headers: dict[str, str],
     ) -> InvocationResult:
         epoch = breaker.epoch  # read before the first await: the state this call was admitted in
+        retries = 0
         try:
-            worker = await self._acquire_worker(function.name)
-            answer = await self._execute_on(function, worker, payload, headers)
+            answer, retries = await self._call(function, payload, headers)
             result = self._validate_response(answer)
-        except _HEALTH_FAILURES:
+        except _HEALTH_FAILURES as error:
             breaker.record_failure(epoch)
+            error.retries = max(error.retries, retries)
             raise
         except BaseException:
             breaker.record_ignored(epoch)  # no capacity, cancelled: nothing learned about health
             raise
         breaker.record_success(epoch)
-        return result
+        return dataclasses.replace(result, retries=retries) if retries else result
+
+    async def _call(
+        self, function: FunctionEntity, payload: bytes, headers: dict[str, str]
+    ) -> tuple[WorkerAnswer, int]:
+        """The worker's answer and the retries it took (0 or 1): see the module docstring."""
+        loop = asyncio.get_running_loop()
+        acquire_by = loop.time() + function.scaling.acquire_timeout
+        worker = await self._acquire_worker(function.name)
+        deadline = loop.time() + function.timeout_seconds
+        try:
+            return await self._execute_on(function, worker, payload, headers, deadline), 0
+        except WorkerUnreachable:  # nothing ran: once more, on another worker
+            if self.on_retry is not None:
+                self.on_retry(function.name)
+        try:
+            worker = await self._acquire_again(function.name, acquire_by)
+            return await self._execute_on(function, worker, payload, headers, deadline), 1
+        except GatewayError as error:
+            error.retries = 1
+            raise
+
+    async def _acquire_again(self, name: str, acquire_by: float) -> WorkerInfo:
+        """A worker for the retry, by the call's own acquire deadline (503 past it)."""
+        try:
+            async with asyncio.timeout_at(acquire_by):
+                return await self._acquire_worker(name)
+        except TimeoutError:
+            raise NoCapacity(
+                f"no other worker of {name!r} within its acquire_timeout after its worker "
+                f"could not be reached; retry",
+                retry_after=self.no_capacity_retry_after,
+            ) from None
 
     async def _acquire_worker(self, name: str) -> WorkerInfo:
         try:
@@ -160,24 +209,20 @@ class LambdaInvoker:
             ) from error
 
     async def _execute_on(
-        self, function: FunctionEntity, worker: WorkerInfo, payload: bytes, headers: dict[str, str]
+        self,
+        function: FunctionEntity,
+        worker: WorkerInfo,
+        payload: bytes,
+        headers: dict[str, str],
+        deadline: float,
     ) -> WorkerAnswer:
-        """Call the worker within the function's timeout; release or evict it exactly once."""
+        """Call the worker by ``deadline`` (loop time); release or evict it exactly once."""
         try:
-            async with asyncio.timeout(function.timeout_seconds):
+            async with asyncio.timeout_at(deadline):
                 answer = await self._execute_request(worker, payload, headers)
-        except TimeoutError as error:
+        except (TimeoutError, httpx.RequestError, OSError) as error:
             await self._evict(function.name, worker)
-            raise WorkerTimeout(
-                f"function {function.name!r} did not answer within "
-                f"{function.timeout_seconds:g}s (timeout_seconds); its worker was replaced"
-            ) from error
-        except (httpx.RequestError, OSError) as error:
-            await self._evict(function.name, worker)
-            raise WorkerError(
-                f"worker of {function.name!r} could not be reached or broke the connection "
-                f"({type(error).__name__}); it was replaced, retry the call"
-            ) from error
+            raise _failure(function, error) from error
         except BaseException:
             await asyncio.shield(self._evict(function.name, worker))
             raise
@@ -229,7 +274,26 @@ class LambdaInvoker:
         function_error = answer.headers.get("x-amz-function-error")
         if function_error is not None or _is_error_body(body):
             raise FunctionError.from_payload(body, function_error or "Unhandled")
-        return InvocationResult(True, status, body, strip_hop_by_hop(answer.headers.items()))
+        headers = strip_hop_by_hop(answer.headers.multi_items())
+        return InvocationResult(True, status, body, headers)
+
+
+def _failure(function: FunctionEntity, error: Exception) -> GatewayError:
+    """What a failed call to a worker answers: timeout, never reached, or broken after sending."""
+    if isinstance(error, TimeoutError):
+        return WorkerTimeout(
+            f"function {function.name!r} did not answer within "
+            f"{function.timeout_seconds:g}s (timeout_seconds); its worker was replaced"
+        )
+    if isinstance(error, NOT_SENT):
+        return WorkerUnreachable(
+            f"no worker of {function.name!r} could be reached ({type(error).__name__}); "
+            f"the request never reached one, retry the call"
+        )
+    return WorkerError(
+        f"worker of {function.name!r} broke the connection after the request was sent "
+        f"({type(error).__name__}); it was replaced, retry the call if it may run twice"
+    )
 
 
 async def _read_raw(response: httpx.Response) -> bytes:

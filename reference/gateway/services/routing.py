@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reference.gateway.core.errors import RouteNotFound
+from reference.gateway.core.errors import MethodNotAllowed, RouteNotFound
 from reference.gateway.models import FUNCTION_NAME_PATTERN
 from reference.gateway.models.function import Access
 from reference.gateway.services.config_file import (
@@ -74,7 +74,11 @@ class RouteTable:
         self._compiled = [(_compile(route.path), route) for route in self.routes]
 
     def match(self, path: str, method: str) -> RouteMatch:
-        """The first route for ``path`` and ``method``, or :class:`RouteNotFound`."""
+        """The first route for ``path`` and ``method``.
+
+        Raises :class:`MethodNotAllowed` (naming the methods routed) when the
+        path is routed for other methods only, else :class:`RouteNotFound`.
+        """
         method = method.upper()
         for regex, route in self._compiled:
             if route.method not in ("ANY", method):
@@ -82,6 +86,12 @@ class RouteTable:
             found = regex.fullmatch(path)
             if found is not None:
                 return RouteMatch(route, found.groupdict())
+        allow = [route.method for regex, route in self._compiled if regex.fullmatch(path)]
+        if allow:
+            raise MethodNotAllowed(
+                f"{path} is routed for {', '.join(sorted(set(allow)))}, not {method}",
+                allow=allow,
+            )
         raise RouteNotFound(f"no route for {method} {path}; add one to routing.yml")
 
 

@@ -16,7 +16,16 @@ gateway slower than the workers behind it. Workers speak plain HTTP/1.1 on
   was cancelled is closed, never reused;
 * origins come and go (every process worker has its own port), so an
   origin left with no open idle connection is dropped: at once on checkout,
-  and by an amortised sweep when the table of origins has doubled.
+  and by an amortised sweep when the table of origins has doubled;
+* an idle connection the worker closed (or was killed behind) is not used,
+  even when the event loop has not yet read its end: one ``select`` with no
+  wait, before the request is written, sees the peer's FIN or reset, and the
+  request goes on the next idle connection or a new one.
+
+A request that never reached the worker fails with one of :data:`NOT_SENT`
+(the connection was refused, or it was lost before the request was written):
+the caller may send it again elsewhere. Any other error means the worker may
+have read the request.
 
 Errors are httpx's own (``ConnectError``, ``ReadError``,
 ``RemoteProtocolError``), so the invoker cannot tell this transport from
@@ -31,6 +40,7 @@ decode. The invoker calls it directly, without a client, with a request
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import time
 from collections import deque
@@ -39,7 +49,20 @@ from collections.abc import Mapping
 import httptools
 import httpx
 
-__all__ = ["KeepAliveTransport", "post_request"]
+__all__ = ["NOT_SENT", "KeepAliveTransport", "RequestNotSent", "post_request"]
+
+
+class RequestNotSent(httpx.TransportError):
+    """The connection was lost before the request was written: the worker never saw it."""
+
+
+# What a transport raises when the request never reached the worker: safe to send elsewhere.
+NOT_SENT: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    RequestNotSent,
+    ConnectionRefusedError,
+)
 
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
 
@@ -73,6 +96,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self.fileno = -1
         self.closed = False
         self.last_used = time.monotonic()
         self._parser = httptools.HttpResponseParser(self)
@@ -92,6 +116,8 @@ class _Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock is not None:
+            self.fileno = sock.fileno()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -119,12 +145,38 @@ class _Connection(asyncio.Protocol):
 
     # -- use ------------------------------------------------------------------
 
+    def dropped(self) -> bool:
+        """True when the peer closed or reset this idle connection, read or not by the loop.
+
+        An idle HTTP/1.1 connection has nothing to read but its end: anything
+        readable (FIN, RST, stray bytes) makes it unusable.
+        """
+        if self.closed or (self.transport is not None and self.transport.is_closing()):
+            return True
+        if self.fileno < 0:  # no socket to look at (never connected, or not a socket)
+            return False
+        try:
+            readable, _, _ = select.select((self.fileno,), (), (), 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
     async def exchange(self, request: bytes) -> None:
-        """Send one request and wait until its whole response is parsed."""
-        assert self.transport is not None
+        """Send one request and wait until its whole response is parsed.
+
+        Raises :class:`RequestNotSent` when the connection was lost before the
+        request went out (the send failed at once: nothing of it was written).
+        """
+        transport = self.transport
+        assert transport is not None
+        if transport.is_closing():
+            raise RequestNotSent("the connection to the worker closed before the request")
         self._reset()
         self._waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
+        transport.write(request)
+        if transport.is_closing():  # the first send failed (EPIPE, ECONNRESET): nothing went out
+            self._waiter = None
+            raise RequestNotSent("the connection to the worker was lost before the request")
         await self._waiter
 
     def _finish(self, error: Exception | None) -> None:
@@ -186,7 +238,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if not connection.closed and now - connection.last_used < self.keepalive_expiry:
+            if now - connection.last_used < self.keepalive_expiry and not connection.dropped():
                 return connection
             connection.close()
         if idle is not None:

@@ -66,4 +66,6 @@ async def invoke(request: Request) -> Response:
         result = await container.processor.invoke_event(name, context)
     else:
         result = await container.processor.invoke(name, context)
+    if result.retries:  # for the access log
+        request.scope["state"]["retries"] = result.retries
     return result_to_response(result)

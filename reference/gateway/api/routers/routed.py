@@ -11,7 +11,7 @@ from reference.gateway.api.context import request_to_context
 from reference.gateway.api.deps import services
 from reference.gateway.api.responses import result_to_response
 from reference.gateway.api.schemas import ANY_JSON_BODY, INVOKE_ERRORS
-from reference.gateway.core.errors import RouteNotFound
+from reference.gateway.core.errors import MethodNotAllowed, RouteNotFound
 from reference.gateway.services.routing import RouteMatch
 
 router = APIRouter(tags=["routed"])
@@ -23,10 +23,13 @@ async def routed(path: str, request: Request) -> Response:
     context = await request_to_context(request, container.settings.max_body_bytes)
     try:
         match: RouteMatch | None = container.routes.match(context.path, context.method)
-    except RouteNotFound:  # the processor answers the 404 itself
+    except (RouteNotFound, MethodNotAllowed):  # the processor answers the 404 or 405 itself
         match = None
     request.state.function = match.route.function if match else None
-    return result_to_response(await container.processor.process(context, match))
+    result = await container.processor.process(context, match)
+    if result.retries:  # for the access log
+        request.scope["state"]["retries"] = result.retries
+    return result_to_response(result)
 
 
 _DOCUMENTED = ("GET", "POST", "PUT", "PATCH", "DELETE")
