@@ -8,7 +8,9 @@ Pure ASGI (no ``BaseHTTPMiddleware``), because it runs on every call. It
   limit (413) before any route runs;
 * turns an unexpected exception into a JSON 500 without a stack trace (the
   trace goes to the log);
-* writes one access-log line and records the metrics for every request.
+* writes one access-log line and records the metrics for every request;
+* sends where the call's time went as a ``Server-Timing`` header and puts the
+  same split in the access-log line (:mod:`reference.gateway.core.timing`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from reference.gateway.api.responses import error_response
 from reference.gateway.core.access_log import log_access
 from reference.gateway.core.errors import BadRequest, GatewayError, PayloadTooLarge
 from reference.gateway.core.metrics import GatewayMetrics
+from reference.gateway.core.timing import CallTiming
 from reference.gateway.services.headers import has_line_break
 
 __all__ = ["GatewayMiddleware", "InternalError"]
@@ -56,6 +59,7 @@ class GatewayMiddleware:
         request_id = _request_id(scope["headers"])
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        timing = state["timing"] = CallTiming()
         tag = (b"x-request-id", request_id.encode())
         status, started_response = 500, False
 
@@ -66,6 +70,9 @@ class GatewayMiddleware:
                 headers = message.get("headers", ())
                 message["headers"] = [h for h in headers if h[0].lower() != b"x-request-id"]
                 message["headers"].append(tag)
+                split = timing.close(time.perf_counter() - started)
+                if split:
+                    message["headers"].append((b"server-timing", split))
             await send(message)
 
         try:
@@ -80,7 +87,7 @@ class GatewayMiddleware:
                 error = InternalError(f"the gateway failed; report request id {request_id}")
                 await _send_error(scope, receive, send_with_id, error)
         finally:
-            self._record(scope, request_id, status, time.perf_counter() - started)
+            self._record(scope, request_id, status, time.perf_counter() - started, timing)
 
     def _check_request(self, scope: Scope) -> GatewayError | None:
         for name, value in scope["headers"]:
@@ -90,12 +97,16 @@ class GatewayMiddleware:
                 return PayloadTooLarge.over(self.max_body_bytes)
         return None
 
-    def _record(self, scope: Scope, request_id: str, status: int, duration: float) -> None:
+    def _record(
+        self, scope: Scope, request_id: str, status: int, duration: float, timing: CallTiming
+    ) -> None:
         function = scope["state"].get("function")
         metrics: GatewayMetrics = scope["app"].state.container.metrics
         metrics.observe(function or "-", status, duration)
         if self.access_log:
-            log_access(request_id, scope["method"], scope["path"], function, status, duration)
+            log_access(
+                request_id, scope["method"], scope["path"], function, status, duration, timing
+            )
 
 
 def _request_id(headers: list[tuple[bytes, bytes]]) -> str:

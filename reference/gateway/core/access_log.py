@@ -2,8 +2,10 @@
 
 Fields, in this order: ``ts`` (epoch seconds), ``request_id``, ``method``,
 ``path``, ``function`` (null when no function was called), ``status``,
-``duration_ms``. The simulator calibrates service times from these lines, so
-they stay flat and stable.
+``duration_ms``, then the call's split as its ``Server-Timing`` header sends it
+(:mod:`reference.gateway.core.timing`): ``queue_ms``, ``hold_ms``, ``svc_ms``,
+``gw_ms`` (null where the call did not get that far). The simulator calibrates
+service times from these lines, so they stay flat and stable.
 
 The lines go through the ``gateproof.gateway.access`` logger, so any handler
 or filter a deployment attaches sees every one. Only when the logger holds
@@ -25,6 +27,8 @@ import sys
 import time
 from json.encoder import encode_basestring_ascii
 from typing import TextIO
+
+from reference.gateway.core.timing import CallTiming
 
 __all__ = ["ACCESS_LOGGER", "access_line", "configure_access_log", "log_access"]
 
@@ -91,18 +95,34 @@ def access_line(
     function: str | None,
     status: int,
     duration_ms: float,
+    split: tuple[float | None, float | None, float | None, float | None] = (None,) * 4,
 ) -> str:
-    """One line, as ``json.dumps`` of the fields with ``(",", ":")`` separators writes it."""
+    """One line, as ``json.dumps`` of the fields with ``(",", ":")`` separators writes it.
+
+    ``split`` is ``queue_ms``, ``hold_ms``, ``svc_ms``, ``gw_ms``.
+    """
     name = "null" if function is None else encode_basestring_ascii(function)
+    queue, hold, svc, gw = (_number(value) for value in split)
     return (
         f'{{"ts":{ts!r},"request_id":{encode_basestring_ascii(request_id)},'
         f'"method":{encode_basestring_ascii(method)},"path":{encode_basestring_ascii(path)},'
-        f'"function":{name},"status":{status},"duration_ms":{duration_ms!r}}}'
+        f'"function":{name},"status":{status},"duration_ms":{duration_ms!r},'
+        f'"queue_ms":{queue},"hold_ms":{hold},"svc_ms":{svc},"gw_ms":{gw}}}'
     )
 
 
+def _number(value: float | None) -> str:
+    return "null" if value is None else repr(value)
+
+
 def log_access(
-    request_id: str, method: str, path: str, function: str | None, status: int, duration: float
+    request_id: str,
+    method: str,
+    path: str,
+    function: str | None,
+    status: int,
+    duration: float,
+    timing: CallTiming | None = None,
 ) -> None:
     if not _log.isEnabledFor(logging.INFO):
         return
@@ -114,6 +134,7 @@ def log_access(
         function,
         status,
         round(duration * 1000, 3),
+        timing.milliseconds() if timing is not None else (None, None, None, None),
     )
     handlers = _log.handlers
     if (

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -37,6 +38,7 @@ from reference.gateway.core.errors import (
     WorkerError,
     WorkerTimeout,
 )
+from reference.gateway.core.timing import CallTiming, reported_service
 from reference.gateway.models import FunctionEntity, InvocationResult
 from reference.gateway.services.breakers import BreakerBoard
 from reference.gateway.services.headers import forwarded_headers, strip_hop_by_hop
@@ -92,13 +94,22 @@ class LambdaInvoker:
         self._urls: weakref.WeakKeyDictionary[WorkerInfo, httpx.URL] = weakref.WeakKeyDictionary()
 
     async def invoke_function(
-        self, name: str, payload: bytes, headers: Mapping[str, str] | None = None
+        self,
+        name: str,
+        payload: bytes,
+        headers: Mapping[str, str] | None = None,
+        timing: CallTiming | None = None,
     ) -> InvocationResult:
-        """Run ``name`` with ``payload``; the result holds the answer or the error."""
+        """Run ``name`` with ``payload``; the result holds the answer or the error.
+
+        ``timing``, when given, gets the call's ``queue``, ``hold`` and ``svc``.
+        """
         try:
             function = self.registry.get(name)
             breaker = self._admit(name)
-            return await self._invoke(function, breaker, payload, forwarded_headers(headers or {}))
+            return await self._invoke(
+                function, breaker, payload, forwarded_headers(headers or {}), timing
+            )
         except GatewayError as error:
             return error_result(error)
 
@@ -125,11 +136,15 @@ class LambdaInvoker:
         breaker: CircuitBreaker,
         payload: bytes,
         headers: dict[str, str],
+        timing: CallTiming | None,
     ) -> InvocationResult:
         epoch = breaker.epoch  # read before the first await: the state this call was admitted in
         try:
-            worker = await self._acquire_worker(function.name)
-            answer = await self._execute_on(function, worker, payload, headers)
+            if timing is None:
+                worker = await self._acquire_worker(function.name)
+                answer = await self._execute_on(function, worker, payload, headers)
+            else:
+                answer = await self._timed(function, payload, headers, timing)
             result = self._validate_response(answer)
         except _HEALTH_FAILURES:
             breaker.record_failure(epoch)
@@ -139,6 +154,23 @@ class LambdaInvoker:
             raise
         breaker.record_success(epoch)
         return result
+
+    async def _timed(
+        self, function: FunctionEntity, payload: bytes, headers: dict[str, str], timing: CallTiming
+    ) -> WorkerAnswer:
+        """Acquire and call as ``_invoke`` does, noting the wait, the hold and the worker's time."""
+        asked = time.perf_counter()
+        try:
+            worker = await self._acquire_worker(function.name)
+        finally:
+            got = time.perf_counter()
+            timing.queue = got - asked
+        try:
+            answer = await self._execute_on(function, worker, payload, headers)
+        finally:
+            timing.hold = time.perf_counter() - got
+        timing.svc = reported_service(answer.body)
+        return answer
 
     async def _acquire_worker(self, name: str) -> WorkerInfo:
         try:
