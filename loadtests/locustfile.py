@@ -112,7 +112,7 @@ class ScenarioUser(FastHttpUser):
                 TALLY.batch(name, index, latency, failed)
                 split = parse_server_timing(response.headers.get("server-timing")) if ran else {}
                 if split:
-                    TALLY.server_timing(name, split)
+                    TALLY.server_timing(name, split, response.request_meta["response_time"] / 1000)
             if status and 200 <= status < 300:
                 response.success()
                 if SPEC.inject:

@@ -128,6 +128,8 @@ class LoadResult:
     chaos: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     files: dict[str, str] = field(default_factory=dict)
+    scenario_file: str | None = None  # the file the run read (overrides applied on top)
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def slo_met(self) -> bool:
@@ -151,6 +153,8 @@ class LoadResult:
         return {
             "version": LOAD_JSON_VERSION,
             "scenario": self.scenario.name,
+            "scenario_file": self.scenario_file,
+            "overrides": self.overrides,
             "host": self.host,
             "target": self.target,
             "complete": self.complete,
@@ -249,6 +253,7 @@ def _split_figures(encoded: dict[str, Any]) -> dict[str, dict[str, float]]:
         figures[name] = {
             "samples": histogram.count,
             "mean": histogram.mean,
+            "stdev": histogram.stdev,
             "p50": values[50],
             "p95": values[95],
             "p99": values[99],

@@ -224,6 +224,7 @@ def run_load(options: LoadOptions, *, echo: Callable[[str], None] = print) -> Lo
         complete=not interrupted and tally is not None,
     )
     result.chaos, result.after = kills, after
+    result.scenario_file, result.overrides = str(options.scenario), list(options.overrides)
     if not result.rate_sustained:
         shortfall = 1 - result.overall.achieved_ratio
         result.notes.append(
@@ -255,7 +256,7 @@ def _calibration_hints(result: LoadResult, out: Path) -> list[str]:
             hints.append(
                 f"{name}: measured mean {error:+.0%} off the prediction; calls spent a median "
                 f"{statistics.median(outside) * 1000:.1f} ms outside their worker: "
-                f"`gateproof sim calibrate {out}` prints the overhead to set in the scenario"
+                f"`gateproof sim calibrate {out}` fits the overheads to set in the scenario"
             )
     return hints
 

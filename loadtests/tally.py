@@ -28,8 +28,13 @@ from sim.histogram import LatencyHistogram
 __all__ = [
     "BATCHES",
     "CONNECTION_ERROR",
+    "EXCHANGE",
+    "HOLD",
     "LATE_S",
+    "OUTSIDE",
+    "QUEUE",
     "REFUSED_CODES",
+    "SVC",
     "Tally",
     "decode_histogram",
     "encode_histogram",
@@ -38,6 +43,9 @@ __all__ = [
 ]
 
 CONNECTION_ERROR = "connection_error"  # no HTTP status: refused, reset, or dropped
+# the reference gateway's Server-Timing names, and the two figures derived from them per call
+QUEUE, HOLD, SVC = "queue", "hold", "svc"
+EXCHANGE, OUTSIDE = "hold-svc", "latency-queue-hold"
 BATCHES = 10  # the measured window is cut into this many batches of equal length
 LATE_S = 0.010  # an arrival sent more than this after its scheduled time is late
 MAX_SAMPLES = 2000  # time-outside samples per function per report (and 10x that in all)
@@ -97,9 +105,21 @@ class Tally:
         elif (slot := random.randrange(seen)) < MAX_SAMPLES:
             samples[slot] = seconds
 
-    def server_timing(self, function: str, split: dict[str, float]) -> None:
-        """One call's split as the target's ``Server-Timing`` header gave it (seconds)."""
+    def server_timing(self, function: str, split: dict[str, float], latency: float) -> None:
+        """One call's split as the target's ``Server-Timing`` header gave it (seconds).
+
+        Two figures are derived per call, because calibration needs their
+        distributions, not a difference of means: ``hold-svc``, the worker held
+        beyond its service (from ``hold`` and ``svc``), and ``latency-queue-hold``,
+        the time outside the worker as the client saw it (from ``hold``).
+        """
         names = self.timing.setdefault(function, {})
+        split = dict(split)
+        hold = split.get(HOLD)
+        if hold is not None:
+            if SVC in split:
+                split[EXCHANGE] = max(0.0, hold - split[SVC])
+            split[OUTSIDE] = max(0.0, latency - split.get(QUEUE, 0.0) - hold)
         for name, seconds in split.items():
             histogram = names.get(name)
             if histogram is None:

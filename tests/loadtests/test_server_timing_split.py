@@ -38,7 +38,7 @@ def test_a_target_cannot_grow_the_split_without_bound() -> None:
 def test_splits_and_batches_survive_the_trip_from_worker_to_master() -> None:
     worker = Tally()
     for hold in (0.010, 0.012, 0.014):
-        worker.server_timing("echo", {"hold": hold, "svc": 0.010})
+        worker.server_timing("echo", {"queue": 0.001, "hold": hold, "svc": 0.010}, 0.020)
     worker.batch("echo", 0, 0.020, None)
     worker.batch("echo", 0, None, "no_capacity")
     worker.batch("echo", 1, 0.040, None)
@@ -48,6 +48,8 @@ def test_splits_and_batches_survive_the_trip_from_worker_to_master() -> None:
     master.merge(sent)
     assert master.timing["echo"]["hold"].count == 6
     assert master.timing["echo"]["hold"].mean == pytest.approx(0.012)
+    assert master.timing["echo"]["hold-svc"].mean == pytest.approx(0.002)  # derived per call
+    assert master.timing["echo"]["latency-queue-hold"].mean == pytest.approx(0.007)
     figures = batch_figures(master.as_dict()["batches"]["echo"])
     assert [(f["batch"], f["requests"], f["timeout_rate"]) for f in figures] == [
         (0, 4, 0.5),
