@@ -75,17 +75,45 @@ def format_validation(data: dict[str, Any]) -> str:
                         f"would narrow it to the target"
                     )
             if any(r["verdict"] == "disagrees" for r in entry["figures"].values()):
-                parts = entry["components"]
-                if parts:
-                    part, worst = max(parts.items(), key=lambda kv: abs(kv[1]["missed"]))
-                    notes.append(
-                        f"- u {u:g}, {name}: the model misses most on `{part}`: measured mean "
-                        f"{worst['measured'] * 1000:.2f} ms, model {worst['model'] * 1000:.2f} ms "
-                        f"({worst['missed'] * 1000:+.2f} ms)"
-                    )
+                notes += _missed_parts(u, name, entry["components"])
     if notes:
         lines += ["", "Notes:", "", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _missed_parts(u: float, name: str, parts: dict[str, dict[str, float]]) -> list[str]:
+    """The part of the call the model misses, as a cause: the hold (utilisation) or outside.
+
+    Queueing is the effect of a missed hold near saturation, so it is given beside it. A
+    missed hold is weighed by how queueing amplifies it, 1 / (1 - utilisation it implies);
+    time outside the worker adds to latency once.
+    """
+    causes = {k: v for k, v in parts.items() if k != "queue"}
+    if not causes:
+        return []
+
+    def weight(item: tuple[str, dict[str, float]]) -> float:
+        part, sizes = item
+        if part != "hold" or sizes["model"] <= 0:
+            return abs(sizes["missed"])
+        implied = min(u * sizes["measured"] / sizes["model"], 0.99)
+        return abs(sizes["missed"]) / (1 - implied)
+
+    part, worst = max(causes.items(), key=weight)
+    line = (
+        f"- u {u:g}, {name}: the model misses most on `{part}`: measured mean "
+        f"{worst['measured'] * 1000:.2f} ms, model {worst['model'] * 1000:.2f} ms "
+        f"({worst['missed'] * 1000:+.2f} ms)"
+    )
+    if part == "hold" and worst["model"] > 0:
+        line += f", so the pool ran at utilisation {u * worst['measured'] / worst['model']:.2f}"
+    queue = parts.get("queue")
+    if queue is not None:
+        line += (
+            f"; queueing followed: measured {queue['measured'] * 1000:.1f} ms, "
+            f"model {queue['model'] * 1000:.1f} ms"
+        )
+    return [line]
 
 
 def plot_validation(data: dict[str, Any], path: Path) -> Path:

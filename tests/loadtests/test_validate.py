@@ -98,3 +98,19 @@ def test_a_very_short_validation_writes_its_verdict_table_and_plot(tmp_path: Pat
     assert "| 0.8 | echo | p99 |" in table and data["verdict"] in table
     assert (out / "validation.png").stat().st_size > 0
     assert (out / "calibrated.yaml").is_file()
+
+
+def test_a_miss_is_blamed_on_the_held_time_that_queueing_amplifies_near_saturation() -> None:
+    from loadtests.validation_report import _missed_parts
+
+    parts = {
+        "queue": {"measured": 0.507, "model": 0.114, "missed": 0.393},
+        "hold": {"measured": 0.07282, "model": 0.06923, "missed": 0.00359},
+        "latency-queue-hold": {"measured": 0.00787, "model": 0.00287, "missed": 0.005},
+    }
+    (note,) = _missed_parts(0.95, "echo", parts)
+    assert "misses most on `hold`: measured mean 72.82 ms, model 69.23 ms (+3.59 ms)" in note
+    assert "utilisation 1.00" in note and "queueing followed: measured 507.0 ms" in note
+    calm = {**parts, "hold": {"measured": 0.0693, "model": 0.06923, "missed": 0.00007}}
+    (note,) = _missed_parts(0.5, "echo", calm)
+    assert "misses most on `latency-queue-hold`" in note
