@@ -74,8 +74,18 @@ def _misses(run: SizeRun) -> str:
         limit, value = check["limit"], check["value"]
         over = f"{(value / limit - 1):+.0%}" if limit else "over"
         metric = check["metric"]
-        parts.append(f"{metric} {_show(metric, value)} > {_show(metric, limit)} ({over})")
+        spread = _interval(run, metric, value)
+        parts.append(f"{metric} {_show(metric, value)}{spread} > {_show(metric, limit)} ({over})")
     return ", ".join(parts)
+
+
+def _interval(run: SizeRun, metric: str, value: float) -> str:
+    """`` [low, high]``: the measured figure's 95% interval (batch means), when known."""
+    field = {"latency_p99": "p99", "timeout_rate": "timeout_rate", "error_rate": "error_rate"}
+    half = (run.measured.get("half_widths") or {}).get(field.get(metric, ""))
+    if half is None:
+        return ""
+    return f" [{_show(metric, max(value - half, 0.0))}, {_show(metric, value + half)}]"
 
 
 def _show(metric: str, value: float) -> str:

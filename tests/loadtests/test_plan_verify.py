@@ -37,7 +37,7 @@ def gateproof(*args: str | Path, timeout: float = 240) -> subprocess.CompletedPr
 
 def size_run(n: int, p99: float, limit: float = 0.3) -> SizeRun:
     check = {"metric": "latency_p99", "limit": limit, "value": p99, "ok": p99 <= limit}
-    return SizeRun(n, check["ok"], [check], {"p99": p99})
+    return SizeRun(n, check["ok"], [check], {"p99": p99, "half_widths": {"p99": 0.05}})
 
 
 def test_the_verdicts_name_the_side_that_disagrees_and_by_how_much() -> None:
@@ -46,13 +46,15 @@ def test_the_verdicts_name_the_side_that_disagrees_and_by_how_much() -> None:
     assert smallest.verdict.startswith(
         "echo: 5 meets the SLO, 4 misses it: the recommendation is the smallest that holds"
     )
-    assert "latency_p99 450.0 ms > 300.0 ms (+50%)" in smallest.verdict
+    assert "latency_p99 450.0 ms [400.0 ms, 500.0 ms] > 300.0 ms (+50%)" in smallest.verdict
     generous = judge("echo", size_run(5, 0.2), size_run(4, 0.25))
     assert generous.holds and not generous.as_dict()["smallest"]
     assert "4 meets it too: the model over-sizes by at least one worker" in generous.verdict
     missed = judge("echo", size_run(5, 0.36), size_run(4, 0.9))
     assert not missed.holds
-    assert "5 misses the SLO for real (latency_p99 360.0 ms > 300.0 ms (+20%))" in missed.verdict
+    assert "5 misses the SLO for real (latency_p99 360.0 ms [310.0 ms, 410.0 ms] > 300.0 ms" in (
+        missed.verdict
+    )
 
 
 def test_verification_against_a_host_is_refused_before_anything_runs(tmp_path: Path) -> None:
