@@ -213,7 +213,7 @@ SWITCHES: dict[str, tuple[str, Callable[[], None] | None]] = {
     "request-parsing": ("request parsing (Starlette)", _no_request_parsing),
     "response-building": ("response building (Starlette)", _no_response_building),
     "framework": ("framework layers before the gateway's", _no_framework),
-    "server-timing": ("Server-Timing split (header and log fields)", _no_server_timing),
+    "server-timing": ("Server-Timing split (header, log)", _no_server_timing),
 }
 
 
