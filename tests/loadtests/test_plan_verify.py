@@ -85,3 +85,24 @@ def test_a_shortened_verification_runs_n_and_n_minus_1_and_reports(tmp_path: Pat
     assert below["measured"]["requests"] > 0 and at_n["measured"]["requests"] > 0
     assert done.returncode == (0 if function["holds"] else 1), done.stderr
     assert function["verdict"] in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--verify"], "plan --verify needs --target local or docker"),
+        (["--verify", "--target", "legacy"], "plan --verify needs --target local or docker"),
+        (["--target", "local"], "--target, --host and --verify-seconds go with --verify"),
+        (["--verify", "--target", "local", "--verify-seconds", "1"], "at least 5"),
+    ],
+)
+def test_verification_options_are_checked_before_planning(
+    tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateproof.cli import main
+
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY)
+    assert main(["plan", str(scenario), *args, "--out", str(tmp_path / "o")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o" / "plan.json").exists()
