@@ -32,8 +32,9 @@ from locust import FastHttpUser, LoadTestShape, constant, events, task
 from locust.runners import WorkerRunner
 
 from loadtests.credentials import read_credentials
+from loadtests.server_timing import parse_server_timing
 from loadtests.spec import RunSpec
-from loadtests.tally import REFUSED_CODES, Tally, refused_name
+from loadtests.tally import BATCHES, CONNECTION_ERROR, REFUSED_CODES, Tally, refused_name
 from loadtests.tls import gevent_context
 
 SPEC = RunSpec.from_env()
@@ -48,6 +49,7 @@ _IDLE_S = 1.0  # a user with no arrival due looks again at least this often
 _REUSE_S = 3.0
 _clock: dict[str, float] = {"start": time.monotonic()}
 _warm = {"done": PLAN.warmup <= 0}  # this process's tally counts the measured window only
+_BATCH_S = max(PLAN.duration - PLAN.warmup, 1e-9) / BATCHES
 
 
 def _now() -> float:
@@ -105,8 +107,18 @@ class ScenarioUser(FastHttpUser):
             detail = repr(error) if error is not None else ""
             request_id = response.headers.get("x-request-id") if status else None
             code = TALLY.response(name, status, response.content, request_id, detail)
+            ran = bool(status) and code not in REFUSED_CODES
             if code in REFUSED_CODES:  # never ran: its latency is not the function's
                 response.request_meta["name"] = refused_name(name, code)
+            if at >= PLAN.warmup:
+                latency = response.request_meta["response_time"] / 1000 if ran else None
+                ok = bool(status) and 200 <= status < 300
+                failed = None if ok else code or (str(status) if status else CONNECTION_ERROR)
+                index = min(int((at - PLAN.warmup) / _BATCH_S), BATCHES - 1)
+                TALLY.batch(name, index, latency, failed)
+                split = parse_server_timing(response.headers.get("server-timing")) if ran else {}
+                if split:
+                    TALLY.server_timing(name, split, response.request_meta["response_time"] / 1000)
             if status and 200 <= status < 300:
                 response.success()
                 if SPEC.inject:

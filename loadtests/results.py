@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtests.batch_means import batch_figures, half_widths
 from loadtests.plan import LoadPlan
-from loadtests.tally import CONNECTION_ERROR, NEVER_REACHED_502
+from loadtests.tally import CONNECTION_ERROR, NEVER_REACHED_502, decode_histogram
 from scenarios.schema import Scenario
 from sim.results import Estimate, SloCheck, function_slo, slo_checks
 
@@ -59,6 +60,9 @@ class FunctionMeasure:
     timeout_rate: float
     rejection_rate: float
     outside: list[float] = field(default_factory=list)  # latency minus the worker's own time
+    # the target's Server-Timing split: per name, samples, mean and percentiles (seconds)
+    server_timing: dict[str, dict[str, float]] = field(default_factory=dict)
+    batches: list[dict[str, float]] = field(default_factory=list)  # batch means, in time order
 
     @property
     def achieved_ratio(self) -> float:
@@ -105,6 +109,9 @@ class FunctionMeasure:
                 "median": statistics.median(self.outside) if self.outside else None,
                 "samples": len(self.outside),
             },
+            "server_timing": self.server_timing,
+            "batches": self.batches,
+            "half_widths": half_widths(self.batches),
         }
 
 
@@ -130,6 +137,8 @@ class LoadResult:
     files: dict[str, str] = field(default_factory=dict)
     stopped_early: str | None = None  # why the run stopped before its end (early_stop)
     tls: dict[str, Any] | None = None  # https: how the host's certificate was checked
+    scenario_file: str | None = None  # the file the run read (overrides applied on top)
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def slo_met(self) -> bool:
@@ -153,6 +162,8 @@ class LoadResult:
         return {
             "version": LOAD_JSON_VERSION,
             "scenario": self.scenario.name,
+            "scenario_file": self.scenario_file,
+            "overrides": self.overrides,
             "host": self.host,
             "target": self.target,
             "complete": self.complete,
@@ -244,6 +255,23 @@ def _measure(
     )
 
 
+def _split_figures(encoded: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per Server-Timing name: how many calls sent it, its mean and percentiles, in seconds."""
+    figures = {}
+    for name, data in encoded.items():
+        histogram = decode_histogram(data)
+        values = histogram.percentiles([50, 95, 99])
+        figures[name] = {
+            "samples": histogram.count,
+            "mean": histogram.mean,
+            "stdev": histogram.stdev,
+            "p50": values[50],
+            "p95": values[95],
+            "p99": values[99],
+        }
+    return figures
+
+
 def _split(counts: dict[str, int], name: str) -> Counter[str]:
     """The counts of one function from ``"function key"`` entries."""
     found: Counter[str] = Counter()
@@ -281,6 +309,8 @@ def measure(
         target_rate = plan.expected_requests(start, end, name) / span
         functions[name] = _measure(rows.get(name), statuses, codes, target_rate, window)
         functions[name].outside = list(tally.get("outside", {}).get(name, []))
+        functions[name].server_timing = _split_figures(tally.get("timing", {}).get(name, {}))
+        functions[name].batches = batch_figures(tally.get("batches", {}).get(name, {}))
     overall_target = plan.expected_requests(start, end) / span
     overall = _measure(rows.get("Aggregated"), all_statuses, all_codes, overall_target, window)
     checks = [

@@ -245,6 +245,7 @@ def run_load(options: LoadOptions, *, echo: Callable[[str], None] = print) -> Lo
         complete=not interrupted and stopped is None and tally is not None,
     )
     result.chaos, result.after, result.stopped_early = kills, after, stopped
+    result.scenario_file, result.overrides = str(options.scenario), list(options.overrides)
     result.tls = _tls_report(options)
     if stopped is not None:
         result.notes.append(stopped)
@@ -319,7 +320,7 @@ def _calibration_hints(result: LoadResult, out: Path) -> list[str]:
             hints.append(
                 f"{name}: measured mean {error:+.0%} off the prediction; calls spent a median "
                 f"{statistics.median(outside) * 1000:.1f} ms outside their worker: "
-                f"`gateproof sim calibrate {out}` prints the overhead to set in the scenario"
+                f"`gateproof sim calibrate {out}` fits the overheads to set in the scenario"
             )
     return hints
 

@@ -12,7 +12,9 @@ jobs read them): ``schema``, ``phase``, ``title``, ``target``, ``tree``,
 ``branch_percent``), ``tests``, ``flakiness`` (per stress check and test:
 ``check``, ``nodeid``, ``upper_bound_95``, ``failed``), ``latency``
 (``predicted``, ``measured``: per function p50/p95/p99 in ms, null when not
-run) and ``audit`` (the audit's JSON, relative to the report).
+run; ``measured.calibrated``: the same from the model calibrated on the load
+test itself, for the load test's workload, null without a Server-Timing split)
+and ``audit`` (the audit's JSON, relative to the report).
 """
 
 from __future__ import annotations
@@ -92,15 +94,25 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Latency: predicted and measured", ""]
     if predicted:
         measured = (report["latency"]["measured"] or {}).get("functions", {})
+        calibrated = (report["latency"]["measured"] or {}).get("calibrated") or {}
         lines += [
             f"Predicted by the capacity model for `{predicted['scenario']}`; "
-            "measured: " + ("the local load test." if measured else "not run."),
+            "measured: " + ("the local load test" if measured else "not run")
+            + ("; calibrated: the model fitted to that load test's Server-Timing split, "
+               "predicting its own workload." if calibrated else "."),
             "",
-        ]
+        ]  # fmt: skip
         lines += table(
-            ["function", "p50 ms", "p95 ms", "p99 ms", "measured p99 ms"],
+            ["function", "p50 ms", "p95 ms", "p99 ms", "calibrated p99 ms", "measured p99 ms"],
             [
-                [name, v["p50"], v["p95"], v["p99"], measured.get(name, {}).get("p99", "-")]
+                [
+                    name,
+                    v["p50"],
+                    v["p95"],
+                    v["p99"],
+                    calibrated.get(name, {}).get("p99", "-"),
+                    measured.get(name, {}).get("p99", "-"),
+                ]
                 for name, v in predicted["functions"].items()
             ],
         )
@@ -163,13 +175,15 @@ def _latency_plot(report: dict[str, Any]) -> str:
     if not predicted:
         return "<p>No scenario for this target.</p>"
     measured = (report["latency"]["measured"] or {}).get("functions", {})
+    calibrated = (report["latency"]["measured"] or {}).get("calibrated") or {}
     names = list(predicted["functions"])
     quantiles = ("p50", "p95", "p99")
     fig, ax = plt.subplots(figsize=(7, 3))
-    width = 0.35
-    for offset, (label, source) in enumerate(
-        (("predicted", predicted["functions"]), ("measured", measured))
-    ):
+    series = [("predicted", predicted["functions"]), ("measured", measured)]
+    if calibrated:
+        series.insert(1, ("calibrated on the load test", calibrated))
+    width = 0.7 / len(series)
+    for offset, (label, source) in enumerate(series):
         xs = [
             i * len(quantiles) + j + offset * width
             for i in range(len(names))
@@ -179,7 +193,7 @@ def _latency_plot(report: dict[str, Any]) -> str:
         ax.bar(xs, ys, width, label=label + ("" if source else " (not run)"))
     ax.set_xticks(
         [
-            i * len(quantiles) + j + width / 2
+            i * len(quantiles) + j + width * (len(series) - 1) / 2
             for i in range(len(names))
             for j in range(len(quantiles))
         ]

@@ -179,6 +179,35 @@ def step_sim(run: Run) -> str:
     return evidence
 
 
+def _calibrated_prediction(
+    run: Run, out: Path, overrides: list[str], data: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The model calibrated from the load test itself, on the load test's own workload.
+
+    Only when the target sent its Server-Timing split (the reference gateway does):
+    `gateproof sim calibrate OUT --write` fills in overhead and hold_overhead, then
+    `gateproof sim` predicts the same short run. None when either step gives nothing.
+    """
+    if not any(f.get("server_timing") for f in data["functions"].values()):
+        return None
+    calibrated = out / "calibrated.yaml"
+    sim_out = out / "calibrated-sim"
+    calibrate = [*run.gateproof, "sim", "calibrate", str(out), "--write", str(calibrated)]
+    if run_child(calibrate, run.mapping.root, capture=True)[0] != 0:
+        return None
+    simulate = [*run.gateproof, "sim", str(calibrated), *overrides, "--replications", "3",
+                "--out", str(sim_out), "--quiet"]  # fmt: skip
+    run_child(simulate, run.mapping.root, capture=True)  # exit 1 is an SLO breach: still read
+    path = sim_out / "sim.json"
+    if not path.exists():
+        return None
+    predicted = json.loads(path.read_text())["functions"]
+    return {
+        name: {q: round(1000 * f[f"latency_{q}"]["mean"], 2) for q in ("p50", "p95", "p99")}
+        for name, f in predicted.items()
+    }
+
+
 def step_load(run: Run) -> str:
     """The mapping's short load test (`gateproof load`): measured latencies and its SLO gate."""
     spec = run.mapping.load
@@ -216,6 +245,7 @@ def step_load(run: Run) -> str:
             name: {q: round(1000 * f[q], 2) for q in ("p50", "p95", "p99") if f.get(q) is not None}
             for name, f in data["functions"].items()
         },
+        "calibrated": _calibrated_prediction(run, out, overrides, data),
     }
     overall = data["overall"]
     broken = [c for c in data["slo"]["checks"] if not c["ok"]]

@@ -288,11 +288,28 @@ class FunctionSpec(_Strict):
     )
     overhead: Distribution = Field(
         default=Constant(value=0.0),
-        description="time a call spends outside its worker, added to its latency: the "
+        description="time a call spends outside its worker, added to its latency only: the "
         "gateway's own work, the network, the load generator (measure it with "
-        "`gateproof sim calibrate LOAD_DIR/load.json`)",
+        "`gateproof sim calibrate LOAD_DIR`)",
+    )
+    hold_overhead: Distribution = Field(
+        default=Constant(value=0.0),
+        description="time the worker is held beyond its service time (the gateway's exchange "
+        "with it, from acquire to release): it adds to latency AND keeps the worker busy, so "
+        "it counts in utilisation (measure it with `gateproof sim calibrate LOAD_DIR`)",
     )
     slo: SLO | None = Field(default=None, description="replaces the scenario's SLO for this one")
+
+    @model_validator(mode="after")
+    def _hold_overhead_below_timeout(self) -> Self:
+        if self.hold_overhead.mean >= self.timeout_seconds:
+            raise ValueError(
+                f"hold_overhead has a mean of {self.hold_overhead.mean:g} s, not below "
+                f"timeout_seconds ({self.timeout_seconds:g}): the exchange alone would time "
+                f"every call out; it is in seconds (a few ms is 0.003), measure it with "
+                f"`gateproof sim calibrate LOAD_DIR`"
+            )
+        return self
 
 
 class _FaultBase(_Strict):

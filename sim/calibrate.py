@@ -8,10 +8,15 @@ error ``status`` are left out, and ``function`` selects one function), or a Locu
 least squares of log-latency on the normal quantile, log q_p = mu + sigma z_p).
 
 A call's *overhead* (time outside its worker: the gateway's own work, the
-network, the load generator) comes from a load run's ``load.json``: the
-median over its calls of the latency minus the time the worker reported. The
-median, because below a utilisation of about 0.8 most calls wait for no
-worker, so the median is the overhead alone; calibrate it on such a run.
+network, the load generator) and *hold overhead* (the worker held beyond its
+service: the gateway's exchange with it) come from a load run's ``load.json``
+(:func:`calibrate_run`). When the target sent ``Server-Timing`` (the reference
+gateway always does), each is fitted to its per-call distribution, which
+``gateproof load`` derived from the split: ``hold - svc`` and ``latency -
+queue - hold``. Without the split, the fallback is the median over the calls
+of the latency minus the time the worker reported, as the overhead, and no
+hold overhead: below a utilisation of about 0.8 most calls wait for no worker,
+so that median is the overhead alone; above it, queueing mixes in.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
+    "Calibration",
     "CalibrationError",
     "Fit",
     "calibrate",
     "calibrate_overhead",
+    "calibrate_run",
     "fit_percentiles",
     "fit_samples",
 ]
@@ -181,16 +188,11 @@ def fit_percentiles(levels: list[float], quantiles: list[float], *, source: str)
 
 
 def calibrate_overhead(path: str | Path, function: str | None = None) -> list[tuple[str, Fit]]:
-    """Per function, ``overhead: {kind: constant, value: ...}`` from a load run's ``load.json``."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "load.json"
-    try:
-        functions = json.loads(path.read_text())["functions"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise CalibrationError(
-            f"{path}: not a load.json of `gateproof load` (run one, then pass its --out folder)"
-        ) from None
+    """Per function, ``overhead: {kind: constant, value: ...}``: the median method.
+
+    The latency minus the time the worker reported, as a median over the calls.
+    """
+    path, functions = _load_json(path)
     fits = []
     for name, measured in functions.items():
         outside = (measured or {}).get("time_outside_worker") or {}
@@ -208,3 +210,91 @@ def calibrate_overhead(path: str | Path, function: str | None = None) -> list[tu
             f"against --target local, legacy or docker"
         )
     return fits
+
+
+# load.json's derived Server-Timing figures (see loadtests.tally)
+_EXCHANGE, _OUTSIDE = "hold-svc", "latency-queue-hold"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One function's fitted ``overhead`` and ``hold_overhead``, and how they were measured."""
+
+    function: str
+    overhead: Fit
+    hold_overhead: Fit | None  # None: the run could not measure it
+    method: str  # "server-timing" or "median"
+
+    def yaml_blocks(self) -> str:
+        blocks = [f"# functions.{self.function} (from {self.method})"]
+        blocks.append(self.overhead.yaml_block("overhead"))
+        if self.hold_overhead is not None:
+            blocks.append(self.hold_overhead.yaml_block("hold_overhead"))
+        else:
+            blocks.append("# hold_overhead: not measured (the target sent no Server-Timing)")
+        return "\n".join(blocks)
+
+
+def calibrate_run(path: str | Path, function: str | None = None) -> list[Calibration]:
+    """Per function, ``overhead`` and ``hold_overhead`` from a load run (folder or load.json).
+
+    The Server-Timing split first; the median method where a function has none.
+    """
+    path, functions = _load_json(path)
+    fallback = {}
+    calibrations = []
+    for name, measured in functions.items():
+        if function is not None and name != function:
+            continue
+        split = (measured or {}).get("server_timing") or {}
+        if _EXCHANGE in split and _OUTSIDE in split:
+            overhead = _moments_fit(split[_OUTSIDE], f"latency - queue - hold of {name}", path)
+            hold = _moments_fit(split[_EXCHANGE], f"hold - svc (Server-Timing) of {name}", path)
+            calibrations.append(Calibration(name, overhead, hold, "server-timing"))
+            continue
+        if not fallback:
+            try:
+                fallback = dict(calibrate_overhead(path))
+            except CalibrationError:
+                fallback = {}
+        if name in fallback:
+            calibrations.append(Calibration(name, fallback[name], None, "median"))
+    if not calibrations:
+        raise CalibrationError(
+            f"{path}: no call reported its time split (Server-Timing) or its worker's time; "
+            f"calibrate from a run against --target local, legacy or docker, or a gateway "
+            f"that sends Server-Timing with hold and svc"
+        )
+    return calibrations
+
+
+def _moments_fit(figures: dict[str, float], what: str, path: Path) -> Fit:
+    """A gamma with the measured mean and standard deviation (a constant when they are 0).
+
+    The mean decides utilisation, so it is matched exactly; the shape follows the spread.
+    """
+    mean, stdev, samples = float(figures["mean"]), float(figures.get("stdev") or 0.0), 0
+    samples = int(figures.get("samples") or 0)
+    note = (
+        f"measured by {path}: {what} over {samples} calls: mean {mean * 1000:.3f} ms, "
+        f"p99 {float(figures.get('p99') or 0) * 1000:.3f} ms"
+    )
+    if mean <= 0 or stdev <= 0 or not math.isfinite(stdev):
+        return Fit("constant", {"value": max(mean, 0.0)}, None, samples, note)
+    shape = (mean / stdev) ** 2
+    return Fit("gamma", {"shape": shape, "scale": mean / shape}, None, samples, note)
+
+
+def _load_json(path: str | Path) -> tuple[Path, dict]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "load.json"
+    try:
+        functions = json.loads(path.read_text())["functions"]
+        if not isinstance(functions, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CalibrationError(
+            f"{path}: not a load.json of `gateproof load` (run one, then pass its --out folder)"
+        ) from None
+    return path, functions

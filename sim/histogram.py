@@ -58,6 +58,13 @@ class LatencyHistogram:
         count = self.count
         return self.total / count if count else float("nan")
 
+    @property
+    def stdev(self) -> float:
+        """The standard deviation (of the values as the histogram keeps them: 3 digits)."""
+        self._flush()
+        count = self.count
+        return self._hist.get_stddev() / _UNIT if count else float("nan")
+
     def percentile(self, percent: float) -> float:
         self._flush()
         if not self.count:

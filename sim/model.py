@@ -6,7 +6,9 @@ the model cannot drift from the implementation. A request is handled the way
 the gateway's invoker handles it: the breaker may reject it at once; otherwise
 it waits for a worker (an acquire timeout or a failed provision is recorded as
 *ignored* by the breaker),
-runs for its service time (plus any latency fault), and its outcome (success,
+holds the worker for its service time (plus any latency fault) and the
+function's ``hold_overhead`` (the gateway's exchange with the worker: the
+worker is busy but not serving), and its outcome (success,
 error, or a crashed worker that is evicted) goes to the breaker. A call that
 runs past the function's ``timeout_seconds`` ends there, as the invoker's
 504: its worker is evicted and the breaker records a failure; it counts as an
@@ -82,7 +84,7 @@ class TraceRecord:
     arrival: float
     outcome: str = "pending"  # served, error, worker_timeout, timeout, rejected, provision_error
     wait: float | None = None
-    service: float | None = None  # as drawn: a worker timeout cut it at timeout_seconds
+    service: float | None = None  # held, as drawn: a worker timeout cut it at timeout_seconds
 
 
 @dataclass
@@ -129,6 +131,8 @@ class _Request:
         service = fn.service()
         if fn.latency_faults:
             service += fn.extra_latency(now)
+        if fn.hold_overhead is not None:
+            service += fn.hold_overhead()  # the worker is held, as for service
         if self.record is not None:
             self.record.wait = now - self.arrival
             self.record.service = service
@@ -240,7 +244,7 @@ class _FunctionModel:
         series_count: int,
         trace: Trace | None,
     ) -> None:
-        streams = [np.random.default_rng(s) for s in seeds.spawn(6)]
+        streams = [np.random.default_rng(s) for s in seeds.spawn(7)]
         self.env = env
         self.name = name
         self.warmup = scenario.warmup
@@ -249,6 +253,10 @@ class _FunctionModel:
         self.service = sampler(spec.service, streams[0])
         # outside the worker (gateway, network, client): latency only, the worker is free
         self.overhead = sampler(spec.overhead, streams[5]) if spec.overhead.mean > 0 else None
+        # the worker held beyond its service: latency and utilisation both
+        self.hold_overhead = (
+            sampler(spec.hold_overhead, streams[6]) if spec.hold_overhead.mean > 0 else None
+        )
         self.uniform = uniform(streams[2])
         self.error_rate = spec.error_rate
         provision_fails: Callable[[], bool] | None = None

@@ -75,7 +75,10 @@ class FunctionPlan:
 
 
 def offered_load(scenario: Scenario, function: str) -> float:
-    """Mean busy workers the traffic needs: time-averaged arrival rate x mean service time."""
+    """Mean busy workers the traffic needs: time-averaged arrival rate x mean time held.
+
+    A worker is held for its service and its ``hold_overhead``: both count.
+    """
     load = scenario.workload.get(function)
     if load is None:
         return 0.0
@@ -85,7 +88,8 @@ def offered_load(scenario: Scenario, function: str) -> float:
     else:
         segments = rate_segments(load.arrivals, scenario.duration)
         rate = sum((end - start) * r for start, end, r in segments) / scenario.duration
-    return rate * scenario.functions[function].service.mean
+    spec = scenario.functions[function]
+    return rate * (spec.service.mean + spec.hold_overhead.mean)
 
 
 def default_sizes(load: float) -> list[int]:

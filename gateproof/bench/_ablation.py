@@ -178,6 +178,30 @@ def _no_admission() -> None:
     _patch(GatewayRequestProcessor, "_admit", admit)
 
 
+def _no_server_timing() -> None:
+    """No split measured: no clock reads per stage, no header, nulls in the access log."""
+    from reference.gateway.api import context, middleware
+    from reference.gateway.core.timing import CallTiming
+
+    class Untimed(CallTiming):
+        __slots__ = ()
+
+        def close(self, total: float) -> bytes:
+            return b""
+
+    _patch(middleware, "CallTiming", Untimed)
+    original = context.request_to_context
+
+    async def untimed_context(request: Any, limit: int) -> Any:
+        built = await original(request, limit)
+        built.timing = None  # the invoker then reads no clock
+        return built
+
+    from reference.gateway.api.routers import lambda_api
+
+    _patch(lambda_api, "request_to_context", untimed_context)
+
+
 # name: (what is switched off, the patch; None: the product's own --no-access-log)
 SWITCHES: dict[str, tuple[str, Callable[[], None] | None]] = {
     "access-log": ("access log (JSON line per call)", None),
@@ -192,6 +216,7 @@ SWITCHES: dict[str, tuple[str, Callable[[], None] | None]] = {
     "request-parsing": ("request parsing (Starlette)", _no_request_parsing),
     "response-building": ("response building (Starlette)", _no_response_building),
     "framework": ("framework layers before the gateway's", _no_framework),
+    "server-timing": ("Server-Timing split (header, log)", _no_server_timing),
 }
 
 

@@ -26,12 +26,18 @@ Simulate a scenario:   gateproof sim SCENARIO [--replications N] [--seed S]
                                          [--set path=value ...] [--out DIR]
 Fit service times:     gateproof sim calibrate FILE [--function NAME]
                                          [--family auto|lognormal|gamma|exponential]
+Fit the overheads:     gateproof sim calibrate RUN_DIR [--function NAME]
+                                         [--write FILE [--scenario SCENARIO]]
 
 SCENARIO is a YAML file such as scenarios/steady.yaml. --set overrides one
 field by its dotted path (functions.echo.scaling.max_capacity=20); values are
 read as YAML. FILE is a JSON-lines access log with a duration_ms field per line,
-or a Locust *_stats_history.csv; a `gateproof load` load.json (or its folder)
-gives each function's overhead (latency outside its worker) instead."""
+or a Locust *_stats_history.csv. RUN_DIR is a `gateproof load` --out folder (or
+its load.json): it gives each function's overhead (outside its worker) and
+hold_overhead (worker held beyond its service), from the target's Server-Timing
+split when it sent one, else the median method (overhead only). --write FILE
+writes the run's scenario (or --scenario) with those blocks filled in,
+comments kept (see docs/capacity.md)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +60,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--field", default="duration_ms", help="calibrate: JSON field in milliseconds"
     )
     parser.add_argument("--function", help="calibrate: only this function's access-log lines")
+    parser.add_argument(
+        "--write",
+        type=Path,
+        metavar="FILE",
+        help="calibrate RUN_DIR: write the calibrated scenario to FILE",
+    )
+    parser.add_argument(
+        "--scenario",
+        dest="calibrated_scenario",
+        type=Path,
+        metavar="SCENARIO",
+        help="calibrate RUN_DIR --write: the scenario to fill in (default: the run's own)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -164,18 +183,44 @@ def run(args: argparse.Namespace) -> int:
 
 
 def calibrate(args: argparse.Namespace) -> int:
-    from sim.calibrate import CalibrationError, calibrate, calibrate_overhead
+    from sim.calibrate import CalibrationError, calibrate
 
     try:
         if Path(args.file).is_dir() or Path(args.file).name == "load.json":
-            for _, overhead in calibrate_overhead(args.file, args.function):
-                print(overhead.yaml_block("overhead"))
-            return EXIT_OK
+            return calibrate_run_dir(args)
+        if args.write is not None:
+            raise UsageError("--write needs a load run's folder (RUN_DIR), not a latency file")
         fit = calibrate(args.file, family=args.family, field=args.field, function=args.function)
     except CalibrationError as error:
         raise UsageError(str(error)) from None
     print(fit.yaml_block())
     return EXIT_OK
+
+
+def calibrate_run_dir(args: argparse.Namespace) -> int:
+    """Both overheads from a load run; with ``--write``, the calibrated scenario."""
+    from sim.calibrate import CalibrationError, calibrate_run
+    from sim.calibrated_scenario import write_calibrated
+
+    calibrations = calibrate_run(args.file, args.function)
+    for calibration in calibrations:
+        print(calibration.yaml_blocks())
+    if args.write is None:
+        return EXIT_OK
+    scenario = args.calibrated_scenario or _run_scenario(Path(args.file))
+    if scenario is None:
+        raise CalibrationError(
+            f"{args.file}: the run does not name its scenario file; pass --scenario SCENARIO"
+        )
+    written = write_calibrated(scenario, calibrations, args.write)
+    print(f"wrote {written} ({scenario} with the fitted blocks)")
+    return EXIT_OK
+
+
+def _run_scenario(run: Path) -> Path | None:
+    document = json.loads((run / "load.json" if run.is_dir() else run).read_text())
+    name = document.get("scenario_file")
+    return Path(name) if name else None
 
 
 def ensure_out(out: Path) -> Path:

@@ -104,11 +104,13 @@ async def test_a_declared_or_streamed_413_is_the_same_json_error(
     body = json.dumps({"code": "payload_too_large", "message": message}).encode()
     for response in (declared, streamed):
         assert (response.status_code, response.content) == (413, body)
-        assert response.headers.raw == [
+        *raw, (timing, split) = response.headers.raw
+        assert raw == [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"x-request-id", b"rid-1"),
         ]
+        assert timing == b"server-timing" and re.fullmatch(rb"gw;dur=\d+\.\d{3}", split)
 
 
 async def test_unknown_function_and_unknown_route_are_404_an_unrouted_method_405(

@@ -132,6 +132,7 @@ def test_serve_writes_one_json_access_line_per_call_on_stdout_as_calls_end() -> 
     (ok, first), (missing, second) = lines
     assert list(first) == [
         "ts", "request_id", "method", "path", "function", "status", "duration_ms",
+        "queue_ms", "hold_ms", "svc_ms", "gw_ms",
     ]  # fmt: skip
     assert (first["path"], first["function"], first["status"]) == (
         "/2015-03-31/functions/echo/invocations", "echo", ok,

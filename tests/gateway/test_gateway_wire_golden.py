@@ -17,7 +17,10 @@ What differs from run to run is checked for its shape, then replaced by a placeh
   wherever it appears: the ``x-request-id`` header, the body, the log line;
 * the log line's ``ts`` (epoch seconds, within the request's wall time) becomes ``"<ts>"``
   and its ``duration_ms`` (a number >= 0) becomes ``"<duration_ms>"``;
-* a ``date`` header, had the app sent one (it does not: the server adds it), becomes ``<date>``.
+* a ``date`` header, had the app sent one (it does not: the server adds it), becomes ``<date>``;
+* the ``server-timing`` header keeps its names and order, each ``dur`` (a number of ms
+  >= 0) becomes ``<ms>``, and so do the log line's ``queue_ms``, ``hold_ms``, ``svc_ms``
+  and ``gw_ms`` where they are numbers (which of them are null is pinned).
 
 Nothing else may vary: the breakers run on a frozen clock (so ``Retry-After`` and the
 breaker's message are exact) and the client sends fixed default headers (so a routed
@@ -66,6 +69,8 @@ _VARYING_HEADERS = {
     ),
 }
 _NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+_SERVER_TIMING = re.compile(r"(queue|hold|svc|gw);dur=\d+\.\d{3}")
+_SPLIT_KEYS = ("queue_ms", "hold_ms", "svc_ms", "gw_ms")
 _COUNTED = ("gateway_requests_total{", "gateway_request_duration_seconds_count{")
 
 FROZEN_CLOCK = 1000.0  # the breakers' clock never moves: a tripped breaker's timing is exact
@@ -243,6 +248,10 @@ def _header(name: bytes, value: bytes, generated: str | None) -> list[str]:
         shape, placeholder = varying
         assert shape.fullmatch(text), f"{text_name}: {text!r} does not match {shape.pattern}"
         text = placeholder
+    if text_name.lower() == "server-timing":
+        entries = text.split(", ")
+        assert all(_SERVER_TIMING.fullmatch(e) for e in entries), f"server-timing: {text!r}"
+        text = ", ".join(e.split(";")[0] + ";dur=<ms>" for e in entries)
     return [text_name, _unvarying(text, generated)]
 
 
@@ -260,6 +269,12 @@ def _log_line(line: str, started: float, ended: float, generated: str | None) ->
     for key in ("ts", "duration_ms"):
         line, count = re.subn(rf'("{key}"\s*:\s*){_NUMBER}', rf'\g<1>"<{key}>"', line)
         assert count == 1, f"{key} appears {count} times in {line}"
+    for key in _SPLIT_KEYS:
+        value = record[key]
+        if value is not None:
+            assert isinstance(value, int | float) and value >= 0, (key, value)
+            line, count = re.subn(rf'("{key}"\s*:\s*){_NUMBER}', r'\g<1>"<ms>"', line)
+            assert count == 1, f"{key} appears {count} times in {line}"
     return {"keys": list(record), "line": _unvarying(line, generated)}
 
 

@@ -33,6 +33,11 @@ def test_the_reference_gateway_passes_phase_0_on_the_embedded_default(tmp_path: 
     measured = report["latency"]["measured"]["functions"]
     assert set(measured) == set(report["latency"]["predicted"]["functions"]) == {"echo", "resize"}
     assert all(0 < f["p50"] <= f["p99"] for f in measured.values())
+    # the model calibrated on the load test's own Server-Timing split, beside the measurement
+    calibrated = report["latency"]["measured"]["calibrated"]
+    assert set(calibrated) == {"echo", "resize"}
+    assert all(0 < f["p50"] <= f["p99"] for f in calibrated.values())
+    assert "calibrated p99 ms" in (tmp_path / "REPORT.md").read_text()
     assert (tmp_path / "audit" / "EXISTING_CODE_AUDIT.md").exists()
 
 

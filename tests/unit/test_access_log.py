@@ -18,6 +18,8 @@ from reference.gateway.core.access_log import (
     log_access,
 )
 
+# the split (queue_ms, hold_ms, svc_ms, gw_ms) beside each line's fields
+SPLITS = [(0.012, 10.95, 10.0, 0.41), (None, None, None, 0.0), (0.0, 1e-05, None, 3.5), (None,) * 4]
 FIELDS = [
     ("3f2a" * 8, "POST", "/2015-03-31/functions/echo/invocations", "echo", 200, 1.234),
     ("client-id.1:2", "GET", '/a"quoted"\\back/slash', None, 404, 0.0),
@@ -52,9 +54,10 @@ def logger() -> Iterator[logging.Logger]:
     access_log._handler = saved[3]
 
 
-@pytest.mark.parametrize("fields", FIELDS)
+@pytest.mark.parametrize(("fields", "split"), list(zip(FIELDS, SPLITS, strict=True)))
 def test_a_line_is_what_json_dumps_writes_for_the_same_fields(
     fields: tuple[str, str, str, str | None, int, float],
+    split: tuple[float | None, float | None, float | None, float | None],
 ) -> None:
     request_id, method, path, function, status, duration_ms = fields
     record = {
@@ -65,9 +68,10 @@ def test_a_line_is_what_json_dumps_writes_for_the_same_fields(
         "function": function,
         "status": status,
         "duration_ms": duration_ms,
+        **dict(zip(("queue_ms", "hold_ms", "svc_ms", "gw_ms"), split, strict=True)),
     }
     expected = json.dumps(record, separators=(",", ":"))
-    assert access_line(1764412345.123456, *fields) == expected
+    assert access_line(1764412345.123456, *fields, split) == expected
 
 
 async def test_lines_of_one_loop_turn_reach_the_stream_in_one_write_at_its_end(

@@ -132,13 +132,16 @@ def test_the_breakdown_gives_each_features_cost_against_the_median_whole_gateway
 def test_each_switched_off_gateway_still_answers_the_benchmarks_call() -> None:
     """A switch removes a feature's work, never the answer: the benchmark counts only 200s."""
     url = "/2015-03-31/functions/echo/invocations"
-    answers = {}
+    answers, timed = {}, {}
     for feature in SWITCHES:
         with _gateway(1, without=feature) as (port, _):
             with httpx.Client(trust_env=False, timeout=10) as client:
                 response = client.post(f"http://127.0.0.1:{port}{url}", content=PAYLOAD)
             answers[feature] = (response.status_code, response.content)
+            timed[feature] = "server-timing" in response.headers
     assert answers == dict.fromkeys(SWITCHES, (200, PAYLOAD))
+    # only the server-timing switch removes the split; every other gateway still sends it
+    assert timed == {feature: feature != "server-timing" for feature in SWITCHES}
 
 
 def test_the_report_gives_each_servers_cpu_per_call(capsys: pytest.CaptureFixture[str]) -> None:

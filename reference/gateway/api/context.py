@@ -72,4 +72,5 @@ async def request_to_context(request: Request, limit: int) -> InputContext:
         request_id=request_id,
         path_params=dict(scope.get("path_params", {})),
         client=client[0] if client is not None else None,
+        timing=scope["state"].get("timing"),
     )

@@ -9,7 +9,9 @@ Pure ASGI (no ``BaseHTTPMiddleware``), because it runs on every call. It
   (413) before any route runs;
 * turns an unexpected exception into a JSON 500 without a stack trace (the
   trace goes to the log);
-* writes one access-log line and records the metrics for every request.
+* writes one access-log line and records the metrics for every request;
+* sends where the call's time went as a ``Server-Timing`` header and puts the
+  same split in the access-log line (:mod:`reference.gateway.core.timing`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from reference.gateway.core.errors import (
     PayloadTooLarge,
 )
 from reference.gateway.core.metrics import GatewayMetrics
+from reference.gateway.core.timing import CallTiming
 from reference.gateway.services.headers import has_line_break
 
 __all__ = ["GatewayMiddleware", "HeaderLimits", "InternalError"]
@@ -83,6 +86,7 @@ class GatewayMiddleware:
         request_id = _request_id(scope["headers"])
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        timing = state["timing"] = CallTiming()
         tag = (b"x-request-id", request_id.encode())
         status, started_response = 500, False
 
@@ -93,6 +97,9 @@ class GatewayMiddleware:
                 headers = message.get("headers", ())
                 message["headers"] = [h for h in headers if h[0].lower() != b"x-request-id"]
                 message["headers"].append(tag)
+                split = timing.close(time.perf_counter() - started)
+                if split:
+                    message["headers"].append((b"server-timing", split))
             await send(message)
 
         try:
@@ -107,7 +114,7 @@ class GatewayMiddleware:
                 error = InternalError(f"the gateway failed; report request id {request_id}")
                 await _send_error(scope, receive, send_with_id, error)
         finally:
-            self._record(scope, request_id, status, time.perf_counter() - started)
+            self._record(scope, request_id, status, time.perf_counter() - started, timing)
 
     def _check_request(self, scope: Scope) -> GatewayError | None:
         headers = scope["headers"]
@@ -128,15 +135,23 @@ class GatewayMiddleware:
             return _oversized(headers, size, limits)
         return None
 
-    def _record(self, scope: Scope, request_id: str, status: int, duration: float) -> None:
+    def _record(
+        self, scope: Scope, request_id: str, status: int, duration: float, timing: CallTiming
+    ) -> None:
         state = scope["state"]
         function = state.get("function")
         metrics: GatewayMetrics = scope["app"].state.container.metrics
         metrics.observe(function or "-", status, duration)
         if self.access_log:
-            retries = state.get("retries", 0)
             log_access(
-                request_id, scope["method"], scope["path"], function, status, duration, retries
+                request_id,
+                scope["method"],
+                scope["path"],
+                function,
+                status,
+                duration,
+                timing,
+                state.get("retries", 0),
             )
 
 

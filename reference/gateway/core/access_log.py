@@ -2,9 +2,12 @@
 
 Fields, in this order: ``ts`` (epoch seconds), ``request_id``, ``method``,
 ``path``, ``function`` (null when no function was called), ``status``,
-``duration_ms``, and ``retries`` only on a call that was sent again because
-its request never reached a worker. The simulator calibrates service times
-from these lines, so they stay flat and stable.
+``duration_ms``, then the call's split as its ``Server-Timing`` header sends it
+(:mod:`reference.gateway.core.timing`): ``queue_ms``, ``hold_ms``, ``svc_ms``,
+``gw_ms`` (null where the call did not get that far), and ``retries`` only on a
+call that was sent again because its request never reached a worker. The
+simulator calibrates service times from these lines, so they stay flat and
+stable.
 
 The lines go through the ``gateproof.gateway.access`` logger, so any handler
 or filter a deployment attaches sees every one. Only when the logger holds
@@ -26,6 +29,8 @@ import sys
 import time
 from json.encoder import encode_basestring_ascii
 from typing import TextIO
+
+from reference.gateway.core.timing import CallTiming
 
 __all__ = ["ACCESS_LOGGER", "access_line", "configure_access_log", "log_access"]
 
@@ -92,16 +97,26 @@ def access_line(
     function: str | None,
     status: int,
     duration_ms: float,
+    split: tuple[float | None, float | None, float | None, float | None] = (None,) * 4,
     retries: int = 0,
 ) -> str:
-    """One line, as ``json.dumps`` of the fields with ``(",", ":")`` separators writes it."""
+    """One line, as ``json.dumps`` of the fields with ``(",", ":")`` separators writes it.
+
+    ``split`` is ``queue_ms``, ``hold_ms``, ``svc_ms``, ``gw_ms``.
+    """
     name = "null" if function is None else encode_basestring_ascii(function)
+    queue, hold, svc, gw = (_number(value) for value in split)
     end = f',"retries":{retries}}}' if retries else "}"
     return (
         f'{{"ts":{ts!r},"request_id":{encode_basestring_ascii(request_id)},'
         f'"method":{encode_basestring_ascii(method)},"path":{encode_basestring_ascii(path)},'
-        f'"function":{name},"status":{status},"duration_ms":{duration_ms!r}{end}'
+        f'"function":{name},"status":{status},"duration_ms":{duration_ms!r},'
+        f'"queue_ms":{queue},"hold_ms":{hold},"svc_ms":{svc},"gw_ms":{gw}{end}'
     )
+
+
+def _number(value: float | None) -> str:
+    return "null" if value is None else repr(value)
 
 
 def log_access(
@@ -111,6 +126,7 @@ def log_access(
     function: str | None,
     status: int,
     duration: float,
+    timing: CallTiming | None = None,
     retries: int = 0,
 ) -> None:
     if not _log.isEnabledFor(logging.INFO):
@@ -123,6 +139,7 @@ def log_access(
         function,
         status,
         round(duration * 1000, 3),
+        timing.milliseconds() if timing is not None else (None, None, None, None),
         retries,
     )
     handlers = _log.handlers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reference.gateway.core.timing import CallTiming
 from reference.gateway.models.identity import Identity
 
 
@@ -19,3 +20,4 @@ class InputContext:
     path_params: dict[str, str] = field(default_factory=dict)
     client: str | None = None  # the peer address: the bucket of anonymous callers
     identity: Identity | None = None  # set by the authenticator, never from a header
+    timing: CallTiming | None = None  # where the call's time goes (Server-Timing), if measured

@@ -30,9 +30,10 @@ import asyncio
 import dataclasses
 import json
 import logging
+import time
 import weakref
-from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -49,6 +50,7 @@ from reference.gateway.core.errors import (
     WorkerTimeout,
     WorkerUnreachable,
 )
+from reference.gateway.core.timing import CallTiming, reported_service
 from reference.gateway.models import FunctionEntity, InvocationResult
 from reference.gateway.services.breakers import BreakerBoard
 from reference.gateway.services.headers import forwarded_headers, strip_hop_by_hop
@@ -108,13 +110,22 @@ class LambdaInvoker:
         self._urls: weakref.WeakKeyDictionary[WorkerInfo, httpx.URL] = weakref.WeakKeyDictionary()
 
     async def invoke_function(
-        self, name: str, payload: bytes, headers: Mapping[str, str] | None = None
+        self,
+        name: str,
+        payload: bytes,
+        headers: Mapping[str, str] | None = None,
+        timing: CallTiming | None = None,
     ) -> InvocationResult:
-        """Run ``name`` with ``payload``; the result holds the answer or the error."""
+        """Run ``name`` with ``payload``; the result holds the answer or the error.
+
+        ``timing``, when given, gets the call's ``queue``, ``hold`` and ``svc``.
+        """
         try:
             function = self.registry.get(name)
             breaker = self._admit(name)
-            return await self._invoke(function, breaker, payload, forwarded_headers(headers or {}))
+            return await self._invoke(
+                function, breaker, payload, forwarded_headers(headers or {}), timing
+            )
         except GatewayError as error:
             return error_result(error)
 
@@ -141,11 +152,12 @@ class LambdaInvoker:
         breaker: CircuitBreaker,
         payload: bytes,
         headers: dict[str, str],
+        timing: CallTiming | None,
     ) -> InvocationResult:
         epoch = breaker.epoch  # read before the first await: the state this call was admitted in
         retries = 0
         try:
-            answer, retries = await self._call(function, payload, headers)
+            answer, retries = await self._call(function, payload, headers, timing)
             result = self._validate_response(answer)
         except _HEALTH_FAILURES as error:
             breaker.record_failure(epoch)
@@ -158,24 +170,62 @@ class LambdaInvoker:
         return dataclasses.replace(result, retries=retries) if retries else result
 
     async def _call(
-        self, function: FunctionEntity, payload: bytes, headers: dict[str, str]
+        self,
+        function: FunctionEntity,
+        payload: bytes,
+        headers: dict[str, str],
+        timing: CallTiming | None,
     ) -> tuple[WorkerAnswer, int]:
         """The worker's answer and the retries it took (0 or 1): see the module docstring."""
         loop = asyncio.get_running_loop()
         acquire_by = loop.time() + function.scaling.acquire_timeout
-        worker = await self._acquire_worker(function.name)
+        worker = await self._timed_acquire(self._acquire_worker(function.name), timing)
         deadline = loop.time() + function.timeout_seconds
         try:
-            return await self._execute_on(function, worker, payload, headers, deadline), 0
+            return await self._timed_run(function, worker, payload, headers, deadline, timing), 0
         except WorkerUnreachable:  # nothing ran: once more, on another worker
             if self.on_retry is not None:
                 self.on_retry(function.name)
         try:
-            worker = await self._acquire_again(function.name, acquire_by)
-            return await self._execute_on(function, worker, payload, headers, deadline), 1
+            again = self._acquire_again(function.name, acquire_by)
+            worker = await self._timed_acquire(again, timing)
+            return await self._timed_run(function, worker, payload, headers, deadline, timing), 1
         except GatewayError as error:
             error.retries = 1
             raise
+
+    @staticmethod
+    async def _timed_acquire(
+        acquiring: Coroutine[Any, Any, WorkerInfo], timing: CallTiming | None
+    ) -> WorkerInfo:
+        """Await ``acquiring``, adding its wait to ``timing.queue`` (no clock read without one)."""
+        if timing is None:
+            return await acquiring
+        asked = time.perf_counter()
+        try:
+            return await acquiring
+        finally:
+            timing.queue = (timing.queue or 0.0) + time.perf_counter() - asked
+
+    async def _timed_run(
+        self,
+        function: FunctionEntity,
+        worker: WorkerInfo,
+        payload: bytes,
+        headers: dict[str, str],
+        deadline: float,
+        timing: CallTiming | None,
+    ) -> WorkerAnswer:
+        """``_execute_on``, adding the worker's hold to ``timing.hold`` and noting its ``svc``."""
+        if timing is None:
+            return await self._execute_on(function, worker, payload, headers, deadline)
+        got = time.perf_counter()
+        try:
+            answer = await self._execute_on(function, worker, payload, headers, deadline)
+        finally:
+            timing.hold = (timing.hold or 0.0) + time.perf_counter() - got
+        timing.svc = reported_service(answer.body)
+        return answer
 
     async def _acquire_again(self, name: str, acquire_by: float) -> WorkerInfo:
         """A worker for the retry, by the call's own acquire deadline (503 past it)."""

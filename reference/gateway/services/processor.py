@@ -60,7 +60,7 @@ class GatewayRequestProcessor:
             await self.rate_limiter.check(context, match.route.function)
             event = self.event_builder.build(context, match)
             result = await self.invoker.invoke_function(
-                match.route.function, event, context.headers
+                match.route.function, event, context.headers, context.timing
             )
             return proxy_response_to_result(result) if result.success else result
         except GatewayError as error:
@@ -72,7 +72,9 @@ class GatewayRequestProcessor:
             await self._admit(name, context)
         except GatewayError as error:
             return error_result(error)
-        return await self.invoker.invoke_function(name, context.body, context.headers)
+        return await self.invoker.invoke_function(
+            name, context.body, context.headers, context.timing
+        )
 
     async def invoke_event(self, name: str, context: InputContext) -> InvocationResult:
         """``X-Amz-Invocation-Type: Event``: 202 at once, the call runs in the background."""

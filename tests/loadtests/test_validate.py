@@ -1,0 +1,116 @@
+"""`gateproof validate`: calibration, a load run and the model per utilisation, judged."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loadtests.validation import judge_figure
+
+# a 50 ms function on 4 warm workers; validate scales its rate per utilisation
+SCENARIO = """\
+name: tiny
+duration: 20
+warmup: 2
+seed: 5
+replications: 2
+functions:
+  echo:
+    scaling: {max_capacity: 4, min_capacity: 4, acquire_timeout: 0.5, idle_timeout: 300}
+    service: {kind: constant, value: 0.05}
+workload:
+  echo:
+    arrivals: {kind: poisson, rate: 10}
+slo: {p99: 0.3, timeout_rate: 0.01}
+"""
+
+
+def gateproof(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "gateproof", *map(str, args)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_figure_agrees_within_its_target_else_within_noise_else_disagrees() -> None:
+    agrees = judge_figure("latency", 0.25, (0.100, 0.090, 0.110), 0.120, 0.010, 60)
+    assert agrees["verdict"] == "agrees" and agrees["error"] == pytest.approx(0.2)
+    noisy = judge_figure("latency", 0.25, (0.100, 0.090, 0.110), 0.200, 0.095, 60)
+    assert noisy["verdict"] == "within noise"  # +100%, but [105, 295] ms meets [90, 110]
+    assert noisy["run_seconds_needed"] == pytest.approx(60 * (0.095 / 0.05) ** 2)
+    missed = judge_figure("latency", 0.25, (0.100, 0.090, 0.110), 0.200, 0.020, 60)
+    assert missed["verdict"] == "disagrees" and missed["run_seconds_needed"] is None
+    rate = judge_figure("rate", 0.02, (0.010, 0.0, 0.02), 0.025, 0.001, 60)
+    assert rate["verdict"] == "agrees" and rate["error"] == pytest.approx(0.015)  # points
+    assert judge_figure("rate", 0.02, (math.nan,) * 3, 0.0, None, 60)["verdict"] == "not measured"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--utilisation", "0.5,x"], "give numbers separated by commas"),
+        (["--utilisation", "0"], "each must be above 0"),
+        (["--set", "workload.echo.arrivals={kind: steps, steps: [{at: 0, rate: 5}]}"],
+         "validate scales Poisson arrivals"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_refused_before_any_load(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(SCENARIO)
+    done = gateproof("validate", scenario, "--target", "local", *args, "--out", tmp_path / "o")
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "o" / "calibration").exists()
+
+
+@pytest.mark.slow
+def test_a_very_short_validation_writes_its_verdict_table_and_plot(tmp_path: Path) -> None:
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(SCENARIO)
+    out = tmp_path / "out"
+    done = gateproof(
+        "validate", scenario, "--target", "local", "--utilisation", "0.4,0.8",
+        "--set", "duration=6", "--set", "warmup=1", "-n", "2", "--out", out,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    data = json.loads((out / "validation.json").read_text())
+    assert done.returncode == (0 if data["verdict"] == "meets the targets" else 1)
+    (fitted,) = data["calibration"]
+    assert fitted["method"] == "server-timing" and fitted["hold_overhead"] is not None
+    assert [p["utilisation"] for p in data["points"]] == [0.4, 0.8]
+    low, high = (p["functions"]["echo"] for p in data["points"])
+    assert high["rate"] == pytest.approx(2 * low["rate"], rel=1e-3)  # scaled with utilisation
+    assert (
+        low["rate"] < 0.4 * 4 / 0.05
+    )  # the calibrated hold counts: fewer calls than service alone
+    for point in data["points"]:
+        figures = point["functions"]["echo"]["figures"]
+        assert set(figures) == {"mean", "p99", "timeout_rate"}
+        assert {f["verdict"] for f in figures.values()} <= {"agrees", "within noise", "disagrees"}
+        assert figures["p99"]["measured"] > 0.05  # a call lasts at least its service
+        assert point["functions"]["echo"]["components"]["hold"]["measured"] >= 0.05
+    table = (out / "validation.md").read_text()
+    assert "| 0.8 | echo | p99 |" in table and data["verdict"] in table
+    assert (out / "validation.png").stat().st_size > 0
+    assert (out / "calibrated.yaml").is_file()
+
+
+def test_a_miss_is_blamed_on_the_held_time_that_queueing_amplifies_near_saturation() -> None:
+    from loadtests.validation_report import _missed_parts
+
+    parts = {
+        "queue": {"measured": 0.507, "model": 0.114, "missed": 0.393},
+        "hold": {"measured": 0.07282, "model": 0.06923, "missed": 0.00359},
+        "latency-queue-hold": {"measured": 0.00787, "model": 0.00287, "missed": 0.005},
+    }
+    (note,) = _missed_parts(0.95, "echo", parts)
+    assert "misses most on `hold`: measured mean 72.82 ms, model 69.23 ms (+3.59 ms)" in note
+    assert "utilisation 1.00" in note and "queueing followed: measured 507.0 ms" in note
+    calm = {**parts, "hold": {"measured": 0.0693, "model": 0.06923, "missed": 0.00007}}
+    (note,) = _missed_parts(0.5, "echo", calm)
+    assert "misses most on `latency-queue-hold`" in note
