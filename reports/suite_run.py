@@ -131,7 +131,7 @@ def pytest_command(
 ) -> list[str]:
     """The audited suite's pytest command line (its own options from its config still apply)."""
     command = [
-        shown(python, root),
+        python,
         "-m",
         "pytest",
         *tests,
