@@ -10,7 +10,7 @@ checked", never "passed".
 A mapping file (YAML; paths relative to the file's directory for ``root``,
 to ``root`` for ``source``, ``tests`` and selections)::
 
-    root: .                      # where the tree's tests run from
+    root: .                      # where the tree's tests run from (it wins over the default)
     source: app                  # the code the gates look at (default: root)
     tests: [tests/unit]          # the suite run with coverage (default: tests/)
     python: .venv/bin/python     # the tree's interpreter (default: gateproof's)
@@ -161,9 +161,13 @@ def builtin_mapping(target: str) -> Mapping:
     return mapping
 
 
-def default_mapping(tree: Path) -> Mapping:
-    """No mapping file: the tree is laid out as the plans say, tests in ``tests/``."""
-    from reports.audit import default_tests, find_root
+def default_mapping(tree: Path, *, root: Path | None = None) -> Mapping:
+    """No mapping file: the tree's suite runs as ``gateproof audit`` would run it.
 
-    root = find_root(tree)
-    return Mapping(root=root, source=tree.resolve(), tests=default_tests(root), name="identity")
+    From the current directory when the tree and its tests are under it, else
+    from the tree's root; ``root`` chooses (``--root``).
+    """
+    from reports.audit import plan_for
+
+    plan = plan_for(tree, root=root)
+    return Mapping(root=plan.root, source=tree.resolve(), tests=plan.tests, name="identity")

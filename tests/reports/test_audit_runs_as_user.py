@@ -221,3 +221,42 @@ def test_an_uninstalled_third_party_package_is_named_as_the_distribution_to_inst
     assert cause["first_import"] == "shop/tokens.py:3: from jose import jwt"
     assert "install `python-jose` (declared by the tree, not installed" in cause["fix"]
     assert "-m pip install python-jose`" in markdown
+
+
+_GATE = (
+    'phase: "t"\ntitle: "the suite alone"\naudit: true\n'
+    "checks:\n  - {id: suite-passes, kind: tests_pass, title: the test suite passes}\n"
+)
+
+
+def test_a_phase_report_runs_the_audit_as_the_user_does_and_a_mapping_s_root_wins(
+    tmp_path: Path,
+) -> None:
+    repo = _copy(tmp_path, "subfolder_app")
+    service = repo / "service"
+    gate = tmp_path / "gate.yaml"
+    gate.write_text(_GATE)
+    done = gateproof(
+        "report", "--phase", str(gate), "--target", "pkg", "--out", str(tmp_path / "out"),
+        cwd=service,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # the suite does not pass: three modules error
+    data = json.loads((tmp_path / "out" / "audit" / "audit.json").read_text())
+    assert data["run"]["cwd"] == "." and data["tests"] == ["tests"]
+    assert [(c["kind"], c["name"]) for c in data["root_causes"]] == [
+        ("missing module", "pkg.core.settings")
+    ]
+    assert "root cause: missing module `pkg.core.settings`" in done.stderr  # the step's summary
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["root"] == "."
+    # A mapping that says `root:` keeps it: the suite runs from the repository's root.
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(f"root: {repo}\nsource: service/pkg\ntests: [service/tests]\n")
+    done = gateproof(
+        "report", "--phase", str(gate), "--target", "pkg", "--mapping", str(mapping),
+        "--out", str(tmp_path / "mapped"), cwd=service,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    data = json.loads((tmp_path / "mapped" / "audit" / "audit.json").read_text())
+    assert data["run"]["cwd"] == str(repo)
+    assert [(c["kind"], c["name"]) for c in data["root_causes"]] == [("not on path", "pkg")]
