@@ -279,13 +279,21 @@ def verdict(data: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _near(path: str | None) -> str | None:
+    """A path as reports show it; ``..`` and ``../x`` too, when it is just above here."""
+    if path is None:
+        return None
+    relative = Path(os.path.relpath(path)).as_posix()
+    return shown(path) if relative.startswith("../..") else relative
+
+
 def _run_section(view: TreeView, root: Path) -> dict[str, Any]:
     return {
-        "cwd": shown(root),
+        "cwd": _near(str(root)),
         "python": shown(view.python),
         "python_version": view.version,
-        "rootdir": shown(view.rootdir) if view.rootdir else None,
-        "inifile": shown(view.inifile) if view.inifile else None,
+        "rootdir": _near(view.rootdir),
+        "inifile": _near(view.inifile),
         "sys_path": shown_path(view),
         "note": view.note,
     }

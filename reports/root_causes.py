@@ -52,9 +52,9 @@ class Failure:
 def tree_packages(root: Path) -> dict[str, str]:
     """Top-level importable names found anywhere under ``root``: name -> its path there.
 
-    A directory with Python files in it, or a ``NAME.py`` file, counts; the
-    shallowest one wins. Hidden directories, virtualenvs and build output are
-    skipped.
+    A directory with Python files in it or below it, or a ``NAME.py`` file,
+    counts; the first found, walking down in name order, wins. Hidden
+    directories, virtualenvs and build output are skipped.
     """
     found: dict[str, str] = {}
     seen = 0
@@ -70,8 +70,11 @@ def tree_packages(root: Path) -> dict[str, str]:
             and not (Path(directory, d) / "pyvenv.cfg").exists()
         )
         here = Path(directory)
-        if here != root and any(f.endswith(".py") for f in files):
-            found.setdefault(here.name, here.relative_to(root).as_posix())
+        if any(f.endswith(".py") for f in files):  # it and the directories above it import
+            for package in [here, *here.parents]:
+                if package == root or not package.is_relative_to(root):
+                    break
+                found.setdefault(package.name, package.relative_to(root).as_posix())
         for name in files:
             if name.endswith(".py") and name != "__init__.py":
                 stem = name.removesuffix(".py")
@@ -141,7 +144,7 @@ def _fix_not_on_path(where: str, root: Path, rootdir: Path, inifile: str | None)
     config = f"`{inifile}`" if inifile else "pytest's configuration"
     option = 'pythonpath = ["' + entry + '"]'
     install = ", or install the tree (`pip install -e .`)" if Path(parent).name == "src" else ""
-    return f"run from `{parent}` (`--root {parent}`), or add `{option}` to {config}{install}"
+    return f"Run from `{parent}` (`--root {parent}`), or add `{option}` to {config}{install}"
 
 
 def _key(failure: Failure, packages: dict[str, str]) -> tuple[str, str]:
@@ -200,11 +203,11 @@ def root_causes(
             distribution = distribution_for(name, declared)
             cause["distribution"] = distribution or name
             cause["fix"] = (
-                f"install `{distribution}` (declared by the tree"
+                f"Install `{distribution}` (declared by the tree"
                 + (", not installed in this interpreter)" if not installed.get(distribution, True)
                    else ")")
                 if distribution
-                else f"install the distribution that provides `{name}` (the tree does not "
+                else f"Install the distribution that provides `{name}` (the tree does not "
                 "declare one; it is often named the same)"
             )  # fmt: skip
         causes.append(cause)

@@ -93,7 +93,8 @@ def test_an_app_in_a_subfolder_is_run_from_the_user_s_directory_and_its_missing_
     data, markdown = audited(service, tmp_path / "out", "pkg", "--tests", "tests")
     assert data["root"] == "." and data["run"]["cwd"] == "."
     assert data["run"]["sys_path"][:2] == ["tests", "."]
-    assert data["run"]["inifile"] == str(repo / "pyproject.toml")  # pytest's choice, as ever
+    assert data["run"]["rootdir"] == ".."  # pytest's choice, as ever: the repository's root
+    assert data["run"]["inifile"] == "../pyproject.toml"
     assert_same_as_plain_pytest(service, ["tests"], data)
     assert audit_outcomes(data) == {
         "tests/test_api.py": "ERROR",
@@ -139,7 +140,7 @@ def test_from_the_repository_root_the_old_rule_s_choice_the_path_problem_is_name
     [cause] = data["root_causes"]
     assert (cause["kind"], cause["name"], cause["path"]) == ("not on path", "pkg", "service/pkg")
     assert cause["blocks"] == 10  # every source module and every test module, named once
-    assert "run from `service` (`--root service`)" in cause["fix"]
+    assert "Run from `service` (`--root service`)" in cause["fix"]
     assert 'add `pythonpath = ["service"]` to `pyproject.toml`' in cause["fix"]
     assert markdown.count("not on path: `pkg`") == 1
 
@@ -167,7 +168,7 @@ def test_run_from_inside_the_package_the_old_rule_s_choice_the_relative_imports_
     assert all(outcome == "ERROR" for outcome in audit_outcomes(data).values())
     [cause] = data["root_causes"]
     assert (cause["kind"], cause["name"], cause["blocks"]) == ("not on path", "pkg", 6)
-    assert "run from `..` (`--root ..`)" in cause["fix"]
+    assert "Run from `..` (`--root ..`)" in cause["fix"]
     assert all("attempted relative import" not in (f["import_error"] or "") for f in data["files"])
 
 
@@ -219,7 +220,7 @@ def test_an_uninstalled_third_party_package_is_named_as_the_distribution_to_inst
     )
     assert cause["blocks"] == 4
     assert cause["first_import"] == "shop/tokens.py:3: from jose import jwt"
-    assert "install `python-jose` (declared by the tree, not installed" in cause["fix"]
+    assert "Install `python-jose` (declared by the tree, not installed" in cause["fix"]
     assert "-m pip install python-jose`" in markdown
 
 
@@ -258,5 +259,5 @@ def test_a_phase_report_runs_the_audit_as_the_user_does_and_a_mapping_s_root_win
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     data = json.loads((tmp_path / "mapped" / "audit" / "audit.json").read_text())
-    assert data["run"]["cwd"] == str(repo)
+    assert data["run"]["cwd"] == ".."  # the repository's root, seen from service/
     assert [(c["kind"], c["name"]) for c in data["root_causes"]] == [("not on path", "pkg")]
