@@ -86,6 +86,28 @@ def causes_section(causes: list[dict[str, Any]], python: str) -> list[str]:
     return [*lines, ""]
 
 
+def _broken_section(data: dict[str, Any]) -> list[str]:
+    """Modules that do not import: once per root cause, then any the causes do not cover."""
+    broken = [f for f in data["files"] if f["import_error"] or f["parse_error"]]
+    lines = ["## Modules that do not import", ""]
+    if not broken:
+        return [*lines, "Every module imports." if data["files"] else "No modules.", ""]
+    prefix = "" if data["source"] == "." else data["source"] + "/"
+    covered: set[str] = set()
+    for cause in data["root_causes"]:
+        mine = [f["path"] for f in broken if f"{prefix}{f['path']}" in cause["modules"]]
+        if mine:
+            covered.update(mine)
+            shown = ", ".join(f"`{path}`" for path in mine)
+            lines.append(f"- {cause['kind']} `{cause['name']}` (see Root causes): {shown}")
+    lines += [
+        f"- `{f['path']}`: {f['parse_error'] or f['import_error']}"
+        for f in broken
+        if f["path"] not in covered
+    ]
+    return [*lines, ""]
+
+
 def _files_section(files: list[dict[str, Any]]) -> list[str]:
     rows = []
     for f in files:
@@ -218,13 +240,7 @@ def audit_markdown(data: dict[str, Any]) -> str:
         *causes_section(data["root_causes"], data["run"]["python"]),
         *_suite_section(data["suite"]),
     ]
-    broken = [f for f in data["files"] if f["import_error"] or f["parse_error"]]
-    lines += ["## Modules that do not import", ""]
-    if broken:
-        lines += [f"- `{f['path']}`: {f['parse_error'] or f['import_error']}" for f in broken]
-    else:
-        lines.append("Every module imports." if data["files"] else "No modules.")
-    lines.append("")
+    lines += _broken_section(data)
     if data["files"]:
         lines += _files_section(data["files"]) + _symbols_section(data["files"])
     lines += _gaps_section(data["gaps"])

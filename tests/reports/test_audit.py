@@ -104,7 +104,10 @@ def test_a_module_that_does_not_import_is_named_with_its_error(audited) -> None:
         "ModuleNotFoundError: No module named 'not_installed_dependency'"
     )
     assert data["totals"]["import_failures"] == 1
-    assert "- `app/broken.py`: ModuleNotFoundError" in markdown
+    assert "- third-party `not_installed_dependency` (see Root causes): `app/broken.py`" in markdown
+    [cause] = data["root_causes"]
+    assert cause["modules"] == ["app/broken.py", "tests/test_broken.py"]
+    assert cause["first_import"] == "app/broken.py:1: import not_installed_dependency"
 
 
 def test_the_gap_list_compares_the_tree_with_its_spec(audited) -> None:
