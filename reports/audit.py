@@ -92,11 +92,6 @@ def find_root(source: Path) -> Path:
     return source
 
 
-def default_tests(root: Path) -> list[str]:
-    """``tests/`` when the tree has one; otherwise pytest's own discovery from the root."""
-    return ["tests"] if (root / "tests").is_dir() else []
-
-
 def nearest_tests(source: Path) -> Path | None:
     """The tests of the code at ``source``: the nearest ``tests/`` at or above it, to its root."""
     source = source.resolve()
@@ -299,7 +294,8 @@ def _run_section(view: TreeView, root: Path) -> dict[str, Any]:
     }
 
 
-def _failures(view: TreeView, suite: SuiteRun, test_files: Sequence[str]) -> list[Failure]:
+def _failures(view: TreeView, suite: SuiteRun) -> list[Failure]:
+    """Source modules that do not import and test modules that do not collect, as one list."""
     found = [
         Failure(path, f.error, f.missing, f.where, f.unreachable)
         for path, f in sorted(view.failures.items())
@@ -372,7 +368,7 @@ def audit(plan: AuditPlan, out: Path) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "run": _run_section(view, root),
         "root_causes": root_causes(
-            _failures(view, suite, test_files),
+            _failures(view, suite),
             packages=packages,
             declared=declared,
             installed=view.installed,
