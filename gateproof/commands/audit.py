@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--tests",
         nargs="+",
         metavar="TESTS",
-        help="test files or directories (default: tests/ at the tree's root)",
+        help="test files or directories (default: the nearest tests/ at or above PATH)",
     )
     parser.add_argument(
         "--root",

@@ -60,10 +60,12 @@ def run(args: argparse.Namespace) -> int:
     from reports.phase_report import write_report
     from reports.phase_run import Run, run_phase
 
-    if args.root is not None and (args.mapping is not None or not args.root.is_dir()):
+    if args.root is not None and (
+        args.mapping is not None or args.target in BUILTIN_TARGETS or not args.root.is_dir()
+    ):
         raise UsageError(
-            f"--root {args.root}: give a directory, and only without --mapping "
-            f"(a mapping file says its own `root:`)"
+            f"--root {args.root}: give a directory, and only with --target PATH and no "
+            f"--mapping (a mapping file says its own `root:`)"
         )
     try:
         gate = load_gate(args.phase)
