@@ -222,6 +222,9 @@ def test_an_uninstalled_third_party_package_is_named_as_the_distribution_to_inst
     assert cause["first_import"] == "shop/tokens.py:3: from jose import jwt"
     assert "Install `python-jose` (declared by the tree, not installed" in cause["fix"]
     assert "-m pip install python-jose`" in markdown
+    page = (tmp_path / "out" / "audit.html").read_text()
+    assert 'id="root-causes"' in page and "Install `python-jose`" in page
+    assert 'id="run"' in page
 
 
 _GATE = (
@@ -261,3 +264,10 @@ def test_a_phase_report_runs_the_audit_as_the_user_does_and_a_mapping_s_root_win
     data = json.loads((tmp_path / "mapped" / "audit" / "audit.json").read_text())
     assert data["run"]["cwd"] == ".."  # the repository's root, seen from service/
     assert [(c["kind"], c["name"]) for c in data["root_causes"]] == [("not on path", "pkg")]
+
+
+def test_report_root_is_bad_input_with_a_mapping_or_a_built_in_target(tmp_path: Path) -> None:
+    for extra in (["--target", "reference"], ["--target", ".", "--mapping", "m.yaml"]):
+        done = gateproof("report", "--phase", "0", "--root", ".", *extra, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert "only with --target PATH and no --mapping" in done.stderr
