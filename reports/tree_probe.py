@@ -113,7 +113,8 @@ def import_all(files, source, entries, root):
     for path in files:
         name, unreachable = module_for(_real(path), entries, _real(source))
         if name is None:
-            failures[path] = {"unreachable": unreachable}
+            if unreachable:  # else no dotted name reaches it (``my-script.py``): not a module
+                failures[path] = {"unreachable": unreachable}
             continue
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
