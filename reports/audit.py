@@ -1,15 +1,26 @@
 """The Phase 0 audit of a gateway tree: what code exists, what is tested, and what is missing.
 
-:func:`audit` puts together the inventory (:mod:`reports.inventory`), one run
-of the tree's own suite under coverage (:mod:`reports.suite_run`), the
-modules that do not import (:mod:`reports.import_probe`) and, given a spec
-of expected files and symbols, the gap list. It always returns a complete
-audit: an empty tree, a suite that does not collect or an interpreter
-without pytest is written down as such, never raised.
+:func:`audit` puts together the inventory (:mod:`reports.inventory`), where
+and how the suite runs and which modules do not import there
+(:mod:`reports.import_probe`), one run of the tree's own suite under coverage
+(:mod:`reports.suite_run`), the causes behind the failures
+(:mod:`reports.root_causes`) and, given a spec of expected files and symbols,
+the gap list. It always returns a complete audit: an empty tree, a suite that
+does not collect or an interpreter without pytest is written down as such,
+never raised.
+
+The suite runs where the user would run it (:func:`plan_for`): from the
+current directory when the audited code and its tests are under it, as
+``python -m pytest`` does; pytest itself then finds its rootdir and config
+file as it always would.
 
 ``audit.json`` fields (an interface: ``gateproof report`` reads them):
-``schema``, ``tree``, ``root``, ``source``, ``tests``, ``python``,
-``generated_at``, ``verdict``, ``suite`` (see :class:`reports.suite_run.SuiteRun`),
+``schema``, ``tree``, ``root`` (where the suite ran), ``source``, ``tests``,
+``python``, ``generated_at``, ``verdict``, ``run`` (``cwd``, ``python``,
+``python_version``, ``rootdir``, ``inifile``, ``sys_path``: the first entries,
+``note``), ``root_causes`` (see :mod:`reports.root_causes`: ``kind``, ``name``,
+``blocks``, ``modules``, ``first_import``, ``error``, ``distribution``,
+``fix``), ``suite`` (see :class:`reports.suite_run.SuiteRun`),
 ``totals`` (``files``, ``lines``, ``classes``, ``functions``, ``methods``,
 ``statements``, ``covered_lines``, ``line_percent``, ``branches``,
 ``covered_branches``, ``branch_percent``, ``import_failures``,
@@ -26,6 +37,7 @@ without pytest is written down as such, never raised.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,10 +47,16 @@ from typing import Any
 
 import yaml
 
-from reports.import_probe import import_failures
+from reports.import_probe import TreeView, probe_tree, shown_path
 from reports.inventory import SourceFile, inventory
 from reports.paths import shown
-from reports.suite_run import SuiteRun, run_suite
+from reports.root_causes import (
+    Failure,
+    declared_distributions,
+    root_causes,
+    tree_packages,
+)
+from reports.suite_run import SuiteRun, relocate, run_suite, suite_env
 
 SCHEMA = "gateproof.audit/1"
 ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", ".git")
@@ -50,7 +68,10 @@ class SpecError(ValueError):
 
 @dataclass
 class AuditPlan:
-    """What to audit: the code under ``source``, with the suite run from ``root``."""
+    """What to audit: the code under ``source``, with the suite run from ``root``.
+
+    ``tests`` are relative to ``root`` (or absolute when outside it).
+    """
 
     source: Path
     root: Path
@@ -71,9 +92,43 @@ def find_root(source: Path) -> Path:
     return source
 
 
-def default_tests(root: Path) -> list[str]:
-    """``tests/`` when the tree has one; otherwise pytest's own discovery from the root."""
-    return ["tests"] if (root / "tests").is_dir() else []
+def nearest_tests(source: Path) -> Path | None:
+    """The tests of the code at ``source``: the nearest ``tests/`` at or above it, to its root."""
+    source = source.resolve()
+    top = find_root(source)
+    for directory in [source, *source.parents]:
+        if (directory / "tests").is_dir():
+            return directory / "tests"
+        if directory == top:
+            return None
+    return None
+
+
+def project_dirs(source: Path, root: Path) -> list[Path]:
+    """Where the tree may declare its dependencies: from ``source`` up to its project root."""
+    top = find_root(source)
+    found = [root]
+    for directory in [source, *source.parents]:
+        found.append(directory)
+        if directory == top:
+            break
+    return list(dict.fromkeys(found))
+
+
+def run_root(source: Path, tests: Sequence[Path], cwd: Path, root: Path | None = None) -> Path:
+    """Where the suite runs: ``root`` if given; else where the user is, if the code is under it.
+
+    ``python -m pytest`` from the user's directory puts that directory first
+    on ``sys.path``; the code's own project root (the nearest marker) is only
+    used when the user is outside the code or its tests, as the place its
+    user would run them from.
+    """
+    if root is not None:
+        return root.resolve()
+    cwd = cwd.resolve()
+    if all(p.resolve().is_relative_to(cwd) for p in [source, *tests]):
+        return cwd
+    return find_root(source)
 
 
 def load_spec(path: Path) -> dict[str, list[str]]:
@@ -118,14 +173,17 @@ def _percent(covered: int, total: int) -> float | None:
     return round(100.0 * covered / total, 1) if total else None
 
 
-def _tests_of(contexts: dict[str, list[str]]) -> list[str]:
-    """Test node ids from pytest-cov's per-line contexts (``nodeid|run``)."""
+def _tests_of(contexts: dict[str, list[str]], where: tuple[Path, Path]) -> list[str]:
+    """Test node ids from pytest-cov's per-line contexts (``nodeid|run``), relative to the run."""
     found = {ctx.split("|", 1)[0] for names in contexts.values() for ctx in names if ctx}
-    return sorted(found)
+    return sorted(relocate(nodeid, *where) for nodeid in found)
 
 
 def _file_entry(
-    file: SourceFile, measured: dict[str, Any] | None, import_error: str | None
+    file: SourceFile,
+    measured: dict[str, Any] | None,
+    import_error: str | None,
+    where: tuple[Path, Path],
 ) -> dict[str, Any]:
     entry = file.as_dict()
     entry["import_error"] = import_error
@@ -154,7 +212,7 @@ def _file_entry(
             branch_percent=_percent(s.get("covered_branches", 0), s.get("num_branches", 0))
             if s
             else None,
-            tests=_tests_of(region.get("contexts", {})),
+            tests=_tests_of(region.get("contexts", {}), where),
         )
         if symbol["kind"] == "class":
             symbol["tests"] = []  # a class's own region is its body; its methods say more
@@ -208,7 +266,46 @@ def verdict(data: dict[str, Any]) -> str:
         parts.append(f"{totals['import_failures']} modules do not import")
     if totals["parse_failures"]:
         parts.append(f"{totals['parse_failures']} files do not parse")
+    causes = data.get("root_causes") or []
+    if causes:
+        named = ", ".join(f"{c['kind']} `{c['name']}`" for c in causes[:3])
+        more = f" and {len(causes) - 3} more" if len(causes) > 3 else ""
+        parts.append(f"root cause{'s' if len(causes) > 1 else ''}: {named}{more}")
     return "; ".join(parts)
+
+
+def _near(path: str | None) -> str | None:
+    """A path as reports show it; ``..`` and ``../x`` too, when it is just above here."""
+    if path is None:
+        return None
+    relative = Path(os.path.relpath(path)).as_posix()
+    return shown(path) if relative.startswith("../..") else relative
+
+
+def _run_section(view: TreeView, root: Path) -> dict[str, Any]:
+    return {
+        "cwd": _near(str(root)),
+        "python": shown(view.python),
+        "python_version": view.version,
+        "rootdir": _near(view.rootdir),
+        "inifile": _near(view.inifile),
+        "sys_path": shown_path(view),
+        "note": view.note,
+    }
+
+
+def _failures(view: TreeView, suite: SuiteRun) -> list[Failure]:
+    """Source modules that do not import and test modules that do not collect, as one list."""
+    found = [
+        Failure(path, f.error, f.missing, f.where, f.unreachable)
+        for path, f in sorted(view.failures.items())
+    ]
+    found += [
+        Failure(p.nodeid, p.message.removeprefix("E").strip(), p.missing, p.where, is_test=True)
+        for p in suite.problems
+        if p.outcome == "collection error"
+    ]
+    return found
 
 
 def audit(plan: AuditPlan, out: Path) -> dict[str, Any]:
@@ -216,12 +313,27 @@ def audit(plan: AuditPlan, out: Path) -> dict[str, Any]:
     source, root = plan.source.resolve(), plan.root.resolve()
     spec = load_spec(plan.spec) if plan.spec else None
     files, test_files = inventory(source)
-    prefix = source.relative_to(root).as_posix() if source != root else ""
+    prefix = source.relative_to(root).as_posix() if source.is_relative_to(root) else ""
+    prefix = "" if prefix == "." else prefix
     rooted = {f.path: f"{prefix}/{f.path}" if prefix else f.path for f in files}
+    declared = declared_distributions(project_dirs(source, root))
+    env = suite_env()
+    parsed = [rooted[f.path] for f in files if f.parse_error is None]
+    view = probe_tree(
+        root,
+        parsed,
+        source=source,
+        tests=plan.tests,
+        python=plan.python,
+        distributions=declared,
+        env=env,
+    )
+    rootdir = Path(view.rootdir) if view.rootdir else root
     suite: SuiteRun
     if files or test_files or plan.tests:
         suite = run_suite(
             root=root,
+            rootdir=rootdir,
             source=source,
             tests=plan.tests,
             out=out / "suite",
@@ -236,11 +348,16 @@ def audit(plan: AuditPlan, out: Path) -> dict[str, Any]:
     measured = {}
     if suite.coverage_json:
         measured = json.loads(suite.coverage_json.read_text())["files"]
-    parsed = [rooted[f.path] for f in files if f.parse_error is None]
-    failures = import_failures(root, parsed, python=plan.python) if parsed else {}
+    failures = {path: f.error for path, f in view.failures.items()}
+    where = (rootdir, root)
     entries = [
-        _file_entry(f, measured.get(rooted[f.path]), failures.get(rooted[f.path])) for f in files
+        _file_entry(f, measured.get(rooted[f.path]), failures.get(rooted[f.path]), where)
+        for f in files
     ]
+    packages = tree_packages(root)
+    for name, path in {source.name: ".", **tree_packages(source)}.items():
+        where = Path(os.path.relpath(source / path, root)).as_posix()
+        packages.setdefault(name, where)
     data: dict[str, Any] = {
         "schema": SCHEMA,
         "tree": shown(plan.source),
@@ -249,6 +366,16 @@ def audit(plan: AuditPlan, out: Path) -> dict[str, Any]:
         "tests": list(plan.tests),
         "python": shown(plan.python),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run": _run_section(view, root),
+        "root_causes": root_causes(
+            _failures(view, suite),
+            packages=packages,
+            declared=declared,
+            installed=view.installed,
+            root=root,
+            rootdir=rootdir,
+            inifile=shown(view.inifile, root) if view.inifile else None,
+        ),
         "suite": suite.as_dict(),
         "totals": _totals(entries),
         "files": entries,
@@ -279,20 +406,24 @@ def plan_for(
     python: str | None = None,
     workers: str = "0",
     spec: Path | None = None,
+    root: Path | None = None,
+    cwd: Path | None = None,
 ) -> AuditPlan:
-    """An audit plan from the command line's view: a path, and what the user added."""
-    root = find_root(path)
+    """An audit plan from the command line's view: a path, and what the user added.
+
+    Without ``--tests``, the tests are the nearest ``tests/`` at or above PATH.
+    """
     if tests:
         resolved = [Path(t).resolve() for t in tests]
-        rel = [
-            p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p) for p in resolved
-        ]
     else:
-        rel = default_tests(root)
+        found = nearest_tests(path)
+        resolved = [found] if found else []
+    where = run_root(path, resolved, cwd or Path.cwd(), root)
+    rel = [p.relative_to(where).as_posix() if p.is_relative_to(where) else str(p) for p in resolved]
     return AuditPlan(
         source=path,
-        root=root,
-        tests=rel,
+        root=where,
+        tests=[r or "." for r in rel],
         python=python or sys.executable,
         workers=workers,
         spec=spec,

@@ -45,6 +45,69 @@ def _suite_section(suite: dict[str, Any]) -> list[str]:
     return lines
 
 
+def run_section(run: dict[str, Any], suite: dict[str, Any]) -> list[str]:
+    """Where the suite ran, with which interpreter, and what came first on its ``sys.path``."""
+    config = f"`{run['inifile']}`" if run["inifile"] else "none"
+    lines = [
+        "## Where the suite ran",
+        "",
+        f"- directory: `{run['cwd']}` (as `python -m pytest` from there: it is on `sys.path`)",
+        f"- pytest rootdir: `{run['rootdir'] or '?'}`; config file: {config}",
+        f"- interpreter: `{run['python']}` (Python {run['python_version'] or '?'})",
+        "- `sys.path` first: " + ", ".join(f"`{entry}`" for entry in run["sys_path"]),
+    ]
+    if suite["collection_errors"]:
+        lines.append(
+            "- pytest alone stops at a module that does not collect; the audit runs the rest "
+            "(`--continue-on-collection-errors`)"
+        )
+    if run["note"]:
+        lines.append(f"- note: {run['note']}")
+    return [*lines, ""]
+
+
+def causes_section(causes: list[dict[str, Any]], python: str) -> list[str]:
+    """Each cause once: what it is, how many modules it blocks, where it is first imported."""
+    lines = ["## Root causes", ""]
+    if not causes:
+        return [*lines, "Every module imports and every test module collects.", ""]
+    for cause in causes:
+        first = f"; first imported at `{cause['first_import']}`" if cause["first_import"] else ""
+        lines.append(
+            f"- **{cause['kind']}: `{cause['name']}`** blocks {cause['blocks']} "
+            f"module{'s' if cause['blocks'] != 1 else ''}{first}. {cause['fix']}."
+        )
+        shown = ", ".join(f"`{m}`" for m in cause["modules"][: _TESTS_LISTED * 2])
+        more = cause["blocks"] - _TESTS_LISTED * 2
+        lines.append(f"  Blocked: {shown}" + (f" and {more} more" if more > 0 else "") + ".")
+    wanted = sorted({c["distribution"] for c in causes if c["distribution"]})
+    if wanted:
+        lines += ["", f"To install: `{python} -m pip install {' '.join(wanted)}`"]
+    return [*lines, ""]
+
+
+def _broken_section(data: dict[str, Any]) -> list[str]:
+    """Modules that do not import: once per root cause, then any the causes do not cover."""
+    broken = [f for f in data["files"] if f["import_error"] or f["parse_error"]]
+    lines = ["## Modules that do not import", ""]
+    if not broken:
+        return [*lines, "Every module imports." if data["files"] else "No modules.", ""]
+    prefix = "" if data["source"] == "." else data["source"] + "/"
+    covered: set[str] = set()
+    for cause in data["root_causes"]:
+        mine = [f["path"] for f in broken if f"{prefix}{f['path']}" in cause["modules"]]
+        if mine:
+            covered.update(mine)
+            shown = ", ".join(f"`{path}`" for path in mine)
+            lines.append(f"- {cause['kind']} `{cause['name']}` (see Root causes): {shown}")
+    lines += [
+        f"- `{f['path']}`: {f['parse_error'] or f['import_error']}"
+        for f in broken
+        if f["path"] not in covered
+    ]
+    return [*lines, ""]
+
+
 def _files_section(files: list[dict[str, Any]]) -> list[str]:
     rows = []
     for f in files:
@@ -173,15 +236,11 @@ def audit_markdown(data: dict[str, Any]) -> str:
             ],
         ),
         "",
+        *run_section(data["run"], data["suite"]),
+        *causes_section(data["root_causes"], data["run"]["python"]),
         *_suite_section(data["suite"]),
     ]
-    broken = [f for f in data["files"] if f["import_error"] or f["parse_error"]]
-    lines += ["## Modules that do not import", ""]
-    if broken:
-        lines += [f"- `{f['path']}`: {f['parse_error'] or f['import_error']}" for f in broken]
-    else:
-        lines.append("Every module imports." if data["files"] else "No modules.")
-    lines.append("")
+    lines += _broken_section(data)
     if data["files"]:
         lines += _files_section(data["files"]) + _symbols_section(data["files"])
     lines += _gaps_section(data["gaps"])

@@ -71,8 +71,36 @@ def audit_html(data: dict[str, Any]) -> str:
     """The audit's HTML page: the verdict, the suite's problems, per file and per symbol."""
     from reports.audit_markdown import pct
 
-    suite = data["suite"]
+    suite, run = data["suite"], data["run"]
     sections = [f'<p class="verdict">{cell(data["verdict"])}</p>']
+    sections.append(
+        html_table(
+            ["suite ran from", "pytest rootdir", "config file", "interpreter", "sys.path first"],
+            [
+                [
+                    run["cwd"],
+                    run["rootdir"] or "?",
+                    run["inifile"] or "none",
+                    f"{run['python']} (Python {run['python_version'] or '?'})",
+                    ", ".join(run["sys_path"]),
+                ]
+            ],
+            table_id="run",
+        )
+    )
+    if data["root_causes"]:
+        sections.append("<h2>Root causes</h2>")
+        sections.append(
+            html_table(
+                ["cause", "blocks", "first imported at", "fix"],
+                [
+                    [f"{c['kind']}: {c['name']}", c["blocks"], c["first_import"] or "-", c["fix"]]
+                    for c in data["root_causes"]
+                ],
+                row_classes=["failed"] * len(data["root_causes"]),
+                table_id="root-causes",
+            )
+        )
     if suite["problems"]:
         sections.append("<h2>Tests that did not pass</h2>")
         sections.append(

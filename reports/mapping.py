@@ -10,7 +10,7 @@ checked", never "passed".
 A mapping file (YAML; paths relative to the file's directory for ``root``,
 to ``root`` for ``source``, ``tests`` and selections)::
 
-    root: .                      # where the tree's tests run from
+    root: .                      # where the tree's tests run from (it wins over the default)
     source: app                  # the code the gates look at (default: root)
     tests: [tests/unit]          # the suite run with coverage (default: tests/)
     python: .venv/bin/python     # the tree's interpreter (default: gateproof's)
@@ -26,6 +26,7 @@ to ``root`` for ``source``, ``tests`` and selections)::
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,7 @@ class Mapping:
     sim: str | None = None
     load: dict[str, Any] | None = None  # {scenario, target, set}: the short load test
     name: str = ""
+    names_root: Path | None = None  # where an unmapped selection's path starts (default: root)
 
     def target(self, name: str) -> Any:
         """The tree's path (or list of globs) for a gate's name; UNRESOLVED when mapped to null."""
@@ -85,12 +87,22 @@ class Mapping:
 
     def selection(self, name: str) -> tuple[list[str], list[str]] | None:
         """A pytest selection's paths and extra arguments, relative to root; None if unmapped."""
-        value = self.selections.get(name, name)
+        if name not in self.selections:
+            return [self._unmapped(name)], []
+        value = self.selections[name]
         if value is None:
             return None
         if isinstance(value, str):
             return [value], []
         return [str(p) for p in value.get("paths", [])], [str(a) for a in value.get("args", [])]
+
+    def _unmapped(self, name: str) -> str:
+        """A gate's own path (``tests/stress``), from the tree's top, made relative to root."""
+        if self.names_root is None or self.names_root == self.root:
+            return name
+        file, sep, rest = name.partition("::")
+        path = Path(os.path.relpath(self.names_root / file, self.root)).as_posix()
+        return path + sep + rest
 
 
 def _strings(value: Any, key: str, path: Path) -> list[str]:
@@ -161,9 +173,20 @@ def builtin_mapping(target: str) -> Mapping:
     return mapping
 
 
-def default_mapping(tree: Path) -> Mapping:
-    """No mapping file: the tree is laid out as the plans say, tests in ``tests/``."""
-    from reports.audit import default_tests, find_root
+def default_mapping(tree: Path, *, root: Path | None = None) -> Mapping:
+    """No mapping file: the tree's suite runs as ``gateproof audit`` would run it.
 
-    root = find_root(tree)
-    return Mapping(root=root, source=tree.resolve(), tests=default_tests(root), name="identity")
+    From the current directory when the tree and its tests are under it, else
+    from the tree's root; ``root`` chooses (``--root``).
+    """
+    from reports.audit import find_root, nearest_tests, plan_for
+
+    plan = plan_for(tree, root=root)
+    tests = nearest_tests(tree)
+    return Mapping(
+        root=plan.root,
+        source=tree.resolve(),
+        tests=plan.tests,
+        name="identity",
+        names_root=tests.parent if tests else find_root(tree),
+    )

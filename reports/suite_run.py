@@ -1,8 +1,12 @@
-"""Run a tree's own test suite under coverage, in a subprocess started from the tree's root.
+"""Run a tree's own test suite under coverage, in a subprocess, as its user runs it.
 
-The suite runs with the tree's interpreter (``python``), from its root, so
-its conftest files, its import layout and its dependencies apply and its
-top-level package names never meet ours. pytest-cov measures line and branch
+The suite runs with the tree's interpreter (``python``) as ``python -m
+pytest`` from the directory the audit chose (where the user is, see
+:func:`reports.audit.plan_for`), with the user's environment, so its conftest
+files, its import layout and its dependencies apply and its top-level package
+names never meet ours. Only ``--continue-on-collection-errors`` differs from a
+plain run: pytest alone stops at a module that does not collect, and the audit
+still wants the coverage of the tests that do. pytest-cov measures line and branch
 coverage with one context per test (``--cov-context=test``) and combines the
 data of pytest-xdist workers; on request, coverage.py's own ``patch =
 subprocess`` also measures the processes the tests start. pytest's JUnit XML says which tests
@@ -51,6 +55,8 @@ class TestOutcome:
     nodeid: str
     outcome: str  # "failed", "error" or "collection error"
     message: str
+    missing: str | None = None  # a collection error's ModuleNotFoundError: the module it names
+    where: str | None = None  # and the import that failed, ``path:line: source``
 
 
 @dataclass
@@ -66,6 +72,7 @@ class SuiteRun:
     skipped: int = 0
     problems: list[TestOutcome] = field(default_factory=list)
     test_ids: list[str] = field(default_factory=list)
+    skipped_ids: list[str] = field(default_factory=list)
     failed_ids: list[str] = field(default_factory=list)
     coverage_json: Path | None = None
     note: str = ""
@@ -92,6 +99,7 @@ class SuiteRun:
             "collection_errors": sum(p.outcome == "collection error" for p in self.problems),
             "problems": [vars(p) for p in self.problems],
             "test_ids": self.test_ids,
+            "skipped_ids": self.skipped_ids,
             "note": self.note,
             "log_tail": self.log_tail,
         }
@@ -123,7 +131,7 @@ def pytest_command(
 ) -> list[str]:
     """The audited suite's pytest command line (its own options from its config still apply)."""
     command = [
-        shown(python, root),
+        python,
         "-m",
         "pytest",
         *tests,
@@ -177,9 +185,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def suite_env() -> dict[str, str]:
+    """The user's environment (``PYTHONPATH`` included), less coverage's own variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
+
+
 def run_suite(
     *,
     root: Path,
+    rootdir: Path | None = None,
     source: Path,
     tests: Sequence[str],
     out: Path,
@@ -192,6 +206,8 @@ def run_suite(
     """Run the suite once with coverage; the result says what happened, whatever happened.
 
     ``progress`` is called every few seconds with how far pytest has got.
+    ``rootdir`` is pytest's (where its node ids start); ids are reported
+    relative to ``root``, as pytest's own summary shows them there.
     """
     python = python or sys.executable
     out.mkdir(parents=True, exist_ok=True)
@@ -204,8 +220,7 @@ def run_suite(
     if problem:
         result.note = problem
         return result
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
-    env.pop("PYTHONPATH", None)  # the tree's own layout decides what imports
+    env = suite_env()
     log_path = out / "pytest.log"
     started = time.monotonic()
     with open(log_path, "wb") as log:
@@ -225,7 +240,7 @@ def run_suite(
             _stop(process)
     result.wall_seconds = time.monotonic() - started
     result.log_tail = _tail(log_path)
-    _read_junit(out / "junit.xml", result)
+    _read_junit(out / "junit.xml", result, root, rootdir or root)
     result.coverage_json = coverage_json(out, rc, root)
     return result
 
@@ -285,13 +300,51 @@ def _nodeid(case: ElementTree.Element) -> str:
     return f"{classname}::{name}"
 
 
-def _read_junit(path: Path, result: SuiteRun) -> None:
+def relocate(nodeid: str, rootdir: Path, root: Path) -> str:
+    """A pytest node id (relative to its rootdir) made relative to ``root``, where it ran."""
+    if rootdir == root or not nodeid:
+        return nodeid
+    file, sep, rest = nodeid.partition("::")
+    absolute = (rootdir / file).resolve()
+    base = root.resolve()
+    if not absolute.is_relative_to(base):
+        return nodeid
+    return absolute.relative_to(base).as_posix() + sep + rest
+
+
+_FRAME = re.compile(r"^(\S.*?):(\d+): in \S+")
+_MISSING = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+
+
+def import_site(text: str, root: Path) -> tuple[str | None, str | None]:
+    """From a collection error's traceback: the missing module, and the tree's failing import.
+
+    pytest writes an ImportError while collecting in its short style
+    (``pkg/main.py:4: in <module>`` then the source line); the deepest frame
+    in the tree's own files (not in site-packages) is where the import failed.
+    """
+    lines = text.splitlines()
+    missing = next((m.group(1) for line in lines if (m := _MISSING.search(line))), None)
+    where = None
+    base = root.resolve()
+    for index, line in enumerate(lines[:-1]):
+        frame = _FRAME.match(line)
+        if not frame or "site-packages" in line or "dist-packages" in line:
+            continue
+        path = (root / frame.group(1)).resolve()
+        if path.is_relative_to(base) and path.is_file():
+            relative = path.relative_to(base).as_posix()
+            where = f"{relative}:{frame.group(2)}: {lines[index + 1].strip()}"
+    return missing, where
+
+
+def _read_junit(path: Path, result: SuiteRun, root: Path, rootdir: Path) -> None:
     try:
-        root = ElementTree.parse(path).getroot()
+        tree = ElementTree.parse(path).getroot()
     except (OSError, ElementTree.ParseError):
         return
-    for case in root.iter("testcase"):
-        nodeid = _nodeid(case)
+    for case in tree.iter("testcase"):
+        nodeid = relocate(_nodeid(case), rootdir, root)
         failure, error = case.find("failure"), case.find("error")
         skipped = case.find("skipped")
         if failure is not None or error is not None:
@@ -301,13 +354,17 @@ def _read_junit(path: Path, result: SuiteRun) -> None:
             if error is not None and "collection failure" in (error.get("message") or ""):
                 detail = (error.text or "").strip().splitlines()
                 text = next((line for line in reversed(detail) if line.startswith("E ")), text)
-                result.problems.append(TestOutcome(nodeid, "collection error", text[:300]))
+                missing, where = import_site(error.text or "", root)
+                result.problems.append(
+                    TestOutcome(nodeid, "collection error", text[:300], missing, where)
+                )
                 continue
             kind = "failed" if failure is not None else "error"
             result.problems.append(TestOutcome(nodeid, kind, text[:300]))
             result.failed_ids.append(nodeid)
         elif skipped is not None:
             result.skipped += 1
+            result.skipped_ids.append(nodeid)
         else:
             result.passed += 1
         result.tests += 1

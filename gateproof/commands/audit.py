@@ -2,10 +2,12 @@
 
 Writes ``EXISTING_CODE_AUDIT.md``, ``audit.json`` and ``audit.html`` to
 ``--out`` (:mod:`reports.audit`). The tree's suite runs in a subprocess with
-``--python``, from the tree's root. A suite with failing tests or modules
-that do not import still gives a complete audit (exit 0: the audit itself
-succeeded); a missing PATH is bad input (exit 2); an interpreter that cannot
-run pytest with pytest-cov is the environment (exit 3).
+``--python``, as ``python -m pytest`` from where the user is when PATH and the
+tests are under it (else from the tree's root; ``--root DIR`` chooses). A
+suite with failing tests or modules that do not import still gives a complete
+audit (exit 0: the audit itself succeeded); a missing PATH is bad input
+(exit 2); an interpreter that cannot run pytest with pytest-cov is the
+environment (exit 3).
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--tests",
         nargs="+",
         metavar="TESTS",
-        help="test files or directories (default: tests/ at the tree's root)",
+        help="test files or directories (default: the nearest tests/ at or above PATH)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="run the suite from DIR (default: here, when PATH and the tests are under it; "
+        "else the tree's root)",
     )
     parser.add_argument(
         "--python", help="the tree's interpreter, with pytest and pytest-cov (default: this one)"
@@ -65,13 +74,22 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--tests {test}: no such file or directory (relative to {Path.cwd()})"
             )
+    if args.root is not None and not args.root.is_dir():
+        raise UsageError(f"--root {args.root}: not a directory; give where the suite should run")
+    if args.root is not None and not args.path.resolve().is_relative_to(args.root.resolve()):
+        raise UsageError(f"--root {args.root} does not contain {args.path}; give a parent of it")
     if args.spec is not None and not args.spec.is_file():
         raise UsageError(f"--spec {args.spec}: no such file; give a YAML file with `files:`")
     python = args.python
     if python and "/" in python:
         python = str(Path(python).absolute())
     plan = plan_for(
-        args.path, tests=args.tests, python=python, workers=args.workers, spec=args.spec
+        args.path,
+        tests=args.tests,
+        python=python,
+        workers=args.workers,
+        spec=args.spec,
+        root=args.root,
     )
     plan.subprocesses = args.subprocesses
     plan.progress = lambda text: print(f"audit: {text}", file=sys.stderr, flush=True)

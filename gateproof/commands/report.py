@@ -44,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--mapping", type=Path, help="YAML saying where the gate's targets are")
     parser.add_argument(
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="without --mapping: run the tree's suite from DIR (default: here, when the tree "
+        "and its tests are under it; else the tree's root)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help=f"default: {DEFAULT_OUT}/phaseN-TARGET/ (with --history: {DEFAULT_HISTORY_OUT}/)",
@@ -85,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
     from reports.phase_report import write_report
     from reports.phase_run import Run, run_phase
 
+    if args.root is not None and (
+        args.mapping is not None or args.target in BUILTIN_TARGETS or not args.root.is_dir()
+    ):
+        raise UsageError(
+            f"--root {args.root}: give a directory, and only with --target PATH and no "
+            f"--mapping (a mapping file says its own `root:`)"
+        )
     try:
         gate = load_gate(args.phase)
         if args.mapping is not None:
@@ -92,7 +106,11 @@ def run(args: argparse.Namespace) -> int:
         elif args.target in BUILTIN_TARGETS:
             mapping = builtin_mapping(args.target)
         elif Path(args.target).is_dir():
-            mapping = default_mapping(Path(args.target))
+            if args.root is not None and not Path(args.target).resolve().is_relative_to(
+                args.root.resolve()
+            ):
+                raise UsageError(f"--root {args.root} does not contain {args.target}")
+            mapping = default_mapping(Path(args.target), root=args.root)
         else:
             raise UsageError(
                 f"--target {args.target}: not reference, legacy or a directory; "

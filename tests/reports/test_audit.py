@@ -104,7 +104,10 @@ def test_a_module_that_does_not_import_is_named_with_its_error(audited) -> None:
         "ModuleNotFoundError: No module named 'not_installed_dependency'"
     )
     assert data["totals"]["import_failures"] == 1
-    assert "- `app/broken.py`: ModuleNotFoundError" in markdown
+    assert "- third-party `not_installed_dependency` (see Root causes): `app/broken.py`" in markdown
+    [cause] = data["root_causes"]
+    assert cause["modules"] == ["app/broken.py", "tests/test_broken.py"]
+    assert cause["first_import"] == "app/broken.py:1: import not_installed_dependency"
 
 
 def test_the_gap_list_compares_the_tree_with_its_spec(audited) -> None:
@@ -175,7 +178,9 @@ def test_a_path_that_does_not_exist_is_bad_input(tmp_path: Path) -> None:
     assert "is not a directory" in done.stderr
 
 
-def test_the_suite_runs_with_the_given_python_from_the_tree_s_own_root(tmp_path: Path) -> None:
+def test_the_suite_runs_with_the_given_python_from_where_the_user_is_or_from_root(
+    tmp_path: Path,
+) -> None:
     import sys
 
     tree = foreign_tree(tmp_path)
@@ -183,15 +188,40 @@ def test_the_suite_runs_with_the_given_python_from_the_tree_s_own_root(tmp_path:
     python = tmp_path / "their-python"
     python.write_text(f'#!/bin/sh\necho "$PWD" >> {marker}\nexec {sys.executable} "$@"\n')
     python.chmod(0o755)
-    # From outside the tree, auditing only its app/ package: the root is where pyproject.toml is.
+    # From above the tree, auditing only its app/ package: the tests are the nearest tests/
+    # above it, and both are under the user's directory, so the suite runs from there.
     done = gateproof(
         "audit", str(tree / "app"), "--python", str(python), "--out", "out", cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
-    assert set(marker.read_text().split()) == {str(tree)}
+    assert set(marker.read_text().split()) == {str(tmp_path)}
     data = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert data["tests"] == ["fixtures/foreign_gateway/tests"]
+    assert data["run"]["cwd"] == "." and data["run"]["rootdir"] == "fixtures/foreign_gateway"
     assert data["suite"]["tests"] == 4
+    assert (
+        "fixtures/foreign_gateway/tests/test_pool.py::test_a_released_worker_is_handed_out_again"
+        in data["suite"]["test_ids"]
+    )
     assert _file(data, "services/pool.py")["line_percent"] == 86.4
+    # --root chooses: the tree's own root, as before.
+    marker.unlink()
+    done = gateproof(
+        "audit", str(tree / "app"), "--python", str(python), "--root", str(tree), "--out", "out2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert set(marker.read_text().split()) == {str(tree)}
+    data = json.loads((tmp_path / "out2" / "audit.json").read_text())
+    assert (data["tests"], data["run"]["cwd"]) == (["tests"], "fixtures/foreign_gateway")
+    assert _file(data, "services/pool.py")["line_percent"] == 86.4
+
+
+def test_a_root_that_does_not_contain_the_path_is_bad_input(tmp_path: Path) -> None:
+    tree = foreign_tree(tmp_path)
+    done = gateproof("audit", "app", "--root", "tests", cwd=tree)
+    assert done.returncode == 2
+    assert "does not contain app" in done.stderr
 
 
 @pytest.mark.parametrize(("flag", "refill_covered"), [([], 0.0), (["--subprocesses"], 100.0)])

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from report_helpers import gateproof
 
-from reports.mapping import UNRESOLVED, MappingError, builtin_mapping, load_mapping
+from reports.mapping import (
+    UNRESOLVED,
+    MappingError,
+    builtin_mapping,
+    default_mapping,
+    load_mapping,
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -93,3 +99,19 @@ def test_the_shipped_mappings_point_at_trees_that_exist() -> None:
     assert all(list((reference.source).glob(glob)) for glob in reference.target("auth/**"))
     assert reference.load is not None
     assert (reference.root / reference.load["scenario"]).is_file()
+
+
+def test_without_a_mapping_a_gate_s_own_paths_start_at_the_tree_wherever_the_suite_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tmp_path / "their-gateway"
+    (tree / "tests" / "stress").mkdir(parents=True)
+    (tree / "app").mkdir()
+    monkeypatch.chdir(tmp_path)  # the user is above the tree: the suite runs from here
+    mapping = default_mapping(Path("their-gateway"))
+    assert (mapping.root, mapping.tests) == (tmp_path, ["their-gateway/tests"])
+    assert mapping.selection("tests/stress") == (["their-gateway/tests/stress"], [])
+    assert mapping.selection("tests/stress::test_a") == (["their-gateway/tests/stress::test_a"], [])
+    monkeypatch.chdir(tree)  # from the tree itself, the names are as the gate wrote them
+    mapping = default_mapping(Path("."))
+    assert (mapping.root, mapping.selection("tests/stress")) == (tree, (["tests/stress"], []))
