@@ -85,6 +85,18 @@ EQUIVALENTS: dict[tuple[str, str, str], str] = {
         "ContainerPool._on_shared_deadline",
         "if not waiter.done() and deadline > due: -> if not waiter.done() and deadline >= due:",
     ): "differs only for a deadline exactly one clock resolution (1 ns) ahead of the loop",
+    **{
+        (
+            POOL,
+            "PoolManager.drain",
+            f"return dict(zip(names, drained, strict=True)) -> {zipped}",
+        ): "gather returns one result per pool it was given: the lengths always match"
+        for zipped in (
+            "return dict(zip(names, drained, strict=None))",
+            "return dict(zip(names, drained, ))",
+            "return dict(zip(names, drained, strict=False))",
+        )
+    },
     (
         BREAKER,
         "CircuitBreaker.__init__",

@@ -1,6 +1,7 @@
 """The reference pool's own promises, beyond the adapter contract the conformance suite holds
 every pool to: its per-call timeouts and shared deadline timer, its error messages, its stats,
-what ``drain`` and ``evict`` return, and how it reports failed cold starts.
+what ``drain`` and ``evict`` return, how it reports failed cold starts, and the
+``PoolManager`` that holds one pool per function.
 
 Timeouts run on :class:`~sim.virtual_loop.VirtualTimeLoop`, so every deadline is exact and
 no test depends on the machine's speed.
@@ -21,6 +22,8 @@ from reference.gateway.services.pool import (
     ContainerPool,
     PoolClosedError,
     PoolError,
+    PoolManager,
+    UnknownFunctionError,
     WorkerNotCheckedOutError,
 )
 from sim.virtual_loop import VirtualTimeLoop
@@ -355,3 +358,68 @@ async def test_a_cold_start_cancelled_by_drain_logs_no_error(caplog):
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     with pytest.raises(PoolClosedError):
         await waiter
+
+
+# -- the manager ------------------------------------------------------------------------
+
+
+def test_an_unknown_function_error_prints_its_message_or_says_what_it_is():
+    assert str(UnknownFunctionError("no function named 'x'")) == "no function named 'x'"
+    assert str(UnknownFunctionError()) == "unknown function"
+
+
+async def test_a_manager_with_no_functions_says_none_are_known():
+    manager: PoolManager[Worker] = PoolManager(lambda function: Script()())
+
+    with pytest.raises(UnknownFunctionError, match=r"\(known: none\); add it to functions.yml"):
+        manager.pool("echo")
+
+
+async def test_the_managers_pools_carry_their_function_name_and_the_managers_clock():
+    manager: PoolManager[Worker] = PoolManager(lambda function: Script()(), clock=lambda: 42.0)
+    manager.add("echo", ScalingConfig())
+
+    pool = manager.pool("echo")
+
+    assert (pool.function, pool.now()) == ("echo", 42.0)
+
+
+def test_the_manager_passes_a_callers_timeout_to_the_pool():
+    async def main() -> float:
+        manager: PoolManager[Worker] = PoolManager(lambda function: Script()())
+        manager.add("echo", ScalingConfig(max_capacity=1, acquire_timeout=100.0))
+        await manager.acquire("echo")
+        with pytest.raises(AcquireTimeoutError):
+            await manager.acquire("echo", 1.0)
+        return asyncio.get_running_loop().time()
+
+    assert on_virtual_time(main) == 1.0
+
+
+async def test_the_manager_tops_every_pool_up_to_min_capacity_and_counts_what_it_started():
+    scripts = {"echo": Script(), "cpu": Script()}
+    manager: PoolManager[Worker] = PoolManager(lambda function: scripts[function]())
+    manager.add("echo", ScalingConfig(min_capacity=1, max_capacity=2))
+    manager.add("cpu", ScalingConfig(min_capacity=2, max_capacity=2))
+
+    assert await manager.ensure_min() == 3
+    assert await manager.ensure_min() == 0
+    assert [len(script.made) for script in scripts.values()] == [1, 2]
+
+
+async def test_the_manager_raises_a_failed_top_up_after_every_pool_has_tried():
+    scripts = {"echo": Script(), "cpu": Script()}
+    scripts["echo"].hold_next(RuntimeError("echo cold start failed")).set()
+    slow = scripts["cpu"].hold_next()
+    manager: PoolManager[Worker] = PoolManager(lambda function: scripts[function]())
+    manager.add("echo", ScalingConfig(min_capacity=1))
+    manager.add("cpu", ScalingConfig(min_capacity=1))
+
+    call = asyncio.create_task(manager.ensure_min())
+    await settle()
+    assert not call.done(), "the manager raised while another pool was still provisioning"
+    slow.set()
+
+    with pytest.raises(RuntimeError, match="echo cold start failed"):
+        await call
+    assert manager.stats()["cpu"].idle == 1
