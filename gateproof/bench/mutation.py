@@ -355,6 +355,12 @@ def run(args: argparse.Namespace) -> int:
         for path in (target.module, *target.tests):
             if not (root / path).exists():
                 raise UsageError(f"{path} not found under {root}; give --root the project root")
+    pyproject = root / "pyproject.toml"
+    if pyproject.exists() and "[tool.mutmut]" in pyproject.read_text(encoding="utf-8"):
+        raise UsageError(
+            f"{pyproject} has a [tool.mutmut] table, which would override the campaign's "
+            "settings; remove it (gateproof bench mutation writes mutmut's settings itself)"
+        )
     try:
         import mutmut  # noqa: F401
     except ImportError:

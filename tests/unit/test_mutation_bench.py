@@ -134,3 +134,23 @@ def test_mutant_names_map_to_functions_and_diffs_to_module_lines():
         156 + 12,
         "limit = x if t is None else t -> limit = x if t is not None else t",
     )
+
+
+def test_a_project_with_its_own_mutmut_settings_is_bad_input(project, capsys):
+    (project / "pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["calc"]\n')
+
+    code = main(
+        [
+            "bench",
+            "mutation",
+            "--root",
+            str(project),
+            "--module",
+            "calc/core.py",
+            "--tests",
+            "tests",
+        ]
+    )
+
+    assert code == EXIT_USAGE
+    assert "[tool.mutmut]" in capsys.readouterr().err
