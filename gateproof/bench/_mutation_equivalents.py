@@ -30,6 +30,16 @@ EQUIVALENTS: dict[tuple[str, str, str], str] = {
     (
         POOL,
         "ContainerPool.acquire",
+        "if self._idle and not self._waiters: -> if self._idle and self._waiters:",
+    ): (
+        "the slow path hands out the same idle worker: idle workers and live waiters never "
+        "coexist, so the new caller is alone in the queue, is handed the most recently used "
+        "worker at once and does not suspend on its finished future; only a deadline timer is "
+        "armed for nothing"
+    ),
+    (
+        POOL,
+        "ContainerPool.acquire",
         "timer = self._watch_deadline(loop, waiter, deadline, shared=timeout is None) -> "
         "timer = self._watch_deadline(loop, waiter, deadline, shared=None)",
     ): _ONE_TIMER_EACH,
