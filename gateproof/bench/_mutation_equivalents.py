@@ -61,11 +61,6 @@ EQUIVALENTS: dict[tuple[str, str, str], str] = {
     ): _SAME_ID,
     (
         POOL,
-        "ContainerPool.drain",
-        'self._deadline_timer = None -> self._deadline_timer = ""',
-    ): "after drain no deadline is watched again (acquire refuses first): never read",
-    (
-        POOL,
         "ContainerPool._dispatch",
         "if self._total() >= self.config.max_capacity: -> "
         "if self._total() > self.config.max_capacity:",
