@@ -44,6 +44,10 @@ CONDITION_POOL_DEFECTS = {
     "accepted",
     "test_pool_invariants_hold_under_random_interleavings": "rules broken across random "
     "interleavings",
+    "test_adopt_skips_workers_the_pool_already_holds_and_takes_the_rest": "pool exceeded "
+    "max_capacity after adopt",
+    "test_a_waiter_whose_worker_was_evicted_after_its_hand_off_gets_the_next_release": "evicted "
+    "worker handed out again",
 }
 STATE_MACHINE_FINDINGS = (  # what the random programs may meet in this pool
     "evicted worker handed out again",

@@ -163,8 +163,7 @@ class CircuitBreaker:
         if self._state is BreakerState.HALF_OPEN:
             if self._probes == 0:
                 return  # a call admitted before the breaker opened: not a probe, decides nothing
-            self._probes -= 1
-            self._move(BreakerState.CLOSED)
+            self._move(BreakerState.CLOSED)  # which frees the probe slots
         elif self._state is BreakerState.CLOSED:
             self._record(False)
 
@@ -175,8 +174,7 @@ class CircuitBreaker:
         if self._state is BreakerState.HALF_OPEN:
             if self._probes == 0:
                 return  # a call admitted before the breaker opened: not a probe, decides nothing
-            self._probes -= 1
-            self._move(BreakerState.OPEN)
+            self._move(BreakerState.OPEN)  # which frees the probe slots
         elif self._state is BreakerState.CLOSED:
             self._record(True)
             if self._tripped():

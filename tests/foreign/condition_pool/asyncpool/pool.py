@@ -13,7 +13,9 @@ Defects a review of this pool finds, kept so the conformance suite can name them
 5. the cold start runs outside ``acquire_timeout``;
 6. a caller cancelled during its cold start leaks its slot (``provisioning``
    stays counted: only ``Exception`` is handled);
-7. ``drain`` returns the workers but does not close the pool.
+7. ``drain`` returns the workers but does not close the pool;
+8. ``adopt`` takes in a worker it already holds (idle or checked out), so one
+   worker can be handed to two callers.
 """
 
 from __future__ import annotations

@@ -142,7 +142,8 @@ class WorkerPool:
         async with self._cond:
             self._check_open()
             for worker in workers:
-                if self._room():
+                held = any(w is worker for w in (*self._idle, *self._busy))
+                if not held and self._room():
                     self._park(worker)
                     adopted.append(worker)
         return adopted

@@ -1,0 +1,156 @@
+"""`gateproof bench mutation` on a tiny module: one mutant its test kills, two it misses.
+
+The campaign is real (mutmut runs), on a module small enough to take seconds,
+so the tooling is tested without the long campaigns over the pool and breaker.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from gateproof.bench import _mutation_equivalents
+from gateproof.bench.mutation import TARGETS, function_of, locate
+from gateproof.cli import EXIT_FAILED, EXIT_USAGE, main
+
+MODULE = """\
+def double(x):
+    return x * 2
+
+
+def is_adult(age):
+    return age >= 18
+"""
+TESTS = """\
+from calc.core import double, is_adult
+
+
+def test_double():
+    assert double(3) == 6
+
+
+def test_is_adult():
+    assert is_adult(30)
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "calc").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "calc" / "__init__.py").write_text("")
+    (root / "calc" / "core.py").write_text(MODULE)
+    (root / "tests" / "test_core.py").write_text(TESTS)
+    return root
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+
+
+def test_it_scores_a_module_lists_its_survivors_and_leaves_nothing_behind(
+    project, tmp_path, monkeypatch, capsys
+):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setitem(
+        _mutation_equivalents.EQUIVALENTS,
+        ("calc/core.py", "is_adult", "return age >= 18 -> return age >= 19"),
+        "declared equivalent for this test",
+    )
+    before = files_under(project)
+    out = tmp_path / "out" / "mutation.json"
+
+    code = main(
+        [
+            "bench",
+            "mutation",
+            "--root",
+            str(project),
+            "--module",
+            "calc/core.py",
+            "--tests",
+            "tests/test_core.py",
+            "--json",
+            str(out),
+        ]
+    )
+
+    printed = capsys.readouterr().out
+    assert code == EXIT_FAILED, printed  # 2 of 3 non-equivalent mutants killed: below 90%
+    assert "4 mutants: 2 killed, 1 survived, 1 equivalent; score 66.7%" in printed
+    assert "survived  calc/core.py:6  return age >= 18 -> return age > 18" in printed
+    assert "equivalent  calc/core.py:6  return age >= 18 -> return age >= 19" in printed
+    report = json.loads(out.read_text())
+    (target,) = report["targets"]
+    assert (target["mutants"], target["killed"], target["survived"]) == (4, 2, 1)
+    assert target["score"] == 66.7
+    (survivor,) = target["survivors"]
+    assert (survivor["line"], survivor["function"]) == (6, "is_adult")
+    assert sorted(target["statuses"].values()) == ["killed", "killed", "survived", "survived"]
+    assert files_under(project) == before, "the campaign wrote into the project"
+    assert list(scratch.iterdir()) == [], "the campaign left its temporary copy behind"
+
+
+def test_module_without_tests_is_bad_input(project, capsys):
+    code = main(["bench", "mutation", "--root", str(project), "--module", "calc/core.py"])
+
+    assert code == EXIT_USAGE
+    assert "--module needs --tests" in capsys.readouterr().err
+
+
+def test_a_missing_path_is_bad_input(project, capsys):
+    code = main(
+        ["bench", "mutation", "--root", str(project), "--module", "calc/nope.py", "--tests", "t"]
+    )
+
+    assert code == EXIT_USAGE
+    assert "calc/nope.py not found" in capsys.readouterr().err
+
+
+def test_the_shipped_targets_name_files_that_exist():
+    root = Path(__file__).resolve().parents[2]
+    for target in TARGETS.values():
+        for path in (target.module, *target.tests):
+            assert (root / path).exists(), f"{target.name}: {path} is missing"
+
+
+def test_mutant_names_map_to_functions_and_diffs_to_module_lines():
+    assert function_of("a.b.xǁContainerPoolǁacquire__mutmut_9") == "ContainerPool.acquire"
+    assert function_of("a.b.x__retrieve_exception__mutmut_2") == "_retrieve_exception"
+    diff = (
+        "--- m.py\n+++ m.py\n@@ -11,4 +11,4 @@\n     a = 1\n"
+        "     loop = get()\n"
+        "-    limit = x if t is None else t\n"
+        "+    limit = x if t is not None else t\n"
+    )
+
+    assert locate(diff, 156) == (
+        156 + 12,
+        "limit = x if t is None else t -> limit = x if t is not None else t",
+    )
+
+
+def test_a_project_with_its_own_mutmut_settings_is_bad_input(project, capsys):
+    (project / "pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["calc"]\n')
+
+    code = main(
+        [
+            "bench",
+            "mutation",
+            "--root",
+            str(project),
+            "--module",
+            "calc/core.py",
+            "--tests",
+            "tests",
+        ]
+    )
+
+    assert code == EXIT_USAGE
+    assert "[tool.mutmut]" in capsys.readouterr().err
