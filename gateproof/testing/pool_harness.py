@@ -44,6 +44,7 @@ __all__ = [
     "Snapshot",
     "bounded",
     "settle",
+    "unfinished",
     "within",
 ]
 
@@ -505,3 +506,20 @@ async def settle(ticks: int = 20) -> None:
     """Let the loop run ``ticks`` rounds, so woken callers and quick cold starts get to run."""
     for _ in range(ticks):
         await asyncio.sleep(0)
+
+
+async def unfinished(
+    tasks: Iterable[asyncio.Task[Any]], turns: int = 50
+) -> list[asyncio.Task[Any]]:
+    """The tasks still running after the loop has turned ``turns`` times (fewer if all end).
+
+    Loop turns, not seconds: what a pool has already made ready runs within a few
+    turns however busy the machine is, so a task still pending after them waits
+    for something that is not coming, or for a timer, which a refusal must not.
+    """
+    tasks = list(tasks)
+    for _ in range(turns):
+        if all(task.done() for task in tasks):
+            break
+        await asyncio.sleep(0)
+    return [task for task in tasks if not task.done()]
