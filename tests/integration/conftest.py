@@ -9,7 +9,6 @@ the start (leftovers of a crashed run) and at the end, pass or fail.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from gateproof.docker.images import build_all
 from gateproof.docker.orchestrator_process import OrchestratorProcess
 from gateproof.docker.redis_server import RedisServer
 from gateproof.docker.testcontainers_env import configure_testcontainers
+from gateproof.testing.ci import in_ci
 
 # Ryuk off, docker_host connection mode, unless set already: before any test
 # imports testcontainers (RedisServer imports it lazily, after this too).
@@ -35,7 +35,7 @@ configure_testcontainers()
 
 SUITE = "integration"
 LABELS = suite_labels(SUITE)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+IN_CI = in_ci()
 HERE = Path(__file__).parent
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from report_helpers import REPO, foreign_tree, gateproof
 
+from gateproof.testing.ci import in_ci
 from reports.gates import available_phases, load_gate
 from reports.phase_report import load_report
 
@@ -166,11 +167,9 @@ def _chromium() -> str | None:
 
 
 def test_the_html_report_opens_in_headless_chromium_with_its_verdict_table(foreign_report) -> None:
-    import os
-
     browser = _chromium()
     if browser is None:
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail("no chromium on PATH: scripts/ensure-chromium.sh should have installed it")
         pytest.skip("no chromium on PATH (apt-get install chromium); CI installs it")
     for page in (foreign_report[0] / "index.html", EXAMPLES / "phase0-legacy" / "index.html"):
