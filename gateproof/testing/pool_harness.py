@@ -32,6 +32,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pytest
+
 from gateproof.testing.clocks import REAL_TIME_SCALE, FakeClock, patch_clocks_of
 from gateproof.testing.pool_adapter import AdapterOptions, PoolFactory, adapter_options, resolve
 
@@ -43,6 +45,7 @@ __all__ = [
     "Provision",
     "Snapshot",
     "bounded",
+    "reported",
     "settle",
     "unfinished",
     "within",
@@ -456,6 +459,24 @@ class PoolHarness:
     def _fail(self, message: str) -> None:
         self._record(message)
         raise ContractViolation(message)
+
+
+def reported(snapshot: Snapshot, **expected: int) -> bool:
+    """The fields the pool reports match ``expected``; fields it does not report are not judged.
+
+    A pool that reports none of them is not passed: the test is skipped as "not
+    reported", so a pool without stats never counts as one whose stats are right.
+    """
+    given = {name: getattr(snapshot, name) for name in expected}
+    if all(value is None for value in given.values()):
+        pytest.skip(f"stats not reported: the pool's stats give none of {', '.join(expected)}")
+    wrong = {
+        name: value
+        for name, value in given.items()
+        if value is not None and value != expected[name]
+    }
+    assert not wrong, f"stats report {wrong}, expected {expected}"
+    return True
 
 
 def _field(stats: Any, aliases: tuple[str, ...]) -> int | None:

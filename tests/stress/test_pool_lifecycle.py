@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from gateproof.testing.pool_harness import ContractViolation, bounded, settle, unfinished
+from gateproof.testing.pool_harness import (
+    ContractViolation,
+    bounded,
+    reported,
+    settle,
+    unfinished,
+)
 
 
 def require(harness, member: str) -> None:
@@ -163,14 +169,3 @@ async def test_stats_count_idle_busy_provisioning_and_waiting(make_harness):
             await bounded(waiter, 1.0, "a released worker never reached a waiter")
         )
     assert reported(await harness.snapshot(), idle=3, busy=0, provisioning=0, waiting=0)
-
-
-def reported(snapshot, **expected: int) -> bool:
-    """The fields the pool reports match; fields it does not report (None) are not judged."""
-    wrong = {
-        name: getattr(snapshot, name)
-        for name, value in expected.items()
-        if getattr(snapshot, name) is not None and getattr(snapshot, name) != value
-    }
-    assert not wrong, f"stats report {wrong}, expected {expected}"
-    return True
