@@ -317,8 +317,7 @@ def run_phase(run: Run) -> dict[str, Any]:
         run.say(f"[{index}/{len(STEPS)}] {name} done in {seconds} s: {summary}")
     results = [run_check(c, run.mapping, run.evidence) for c in run.gate.checks]
     results += run.extra_checks
-    counts = {v: sum(r.verdict == v for r in results) for v in (PASSED, FAILED, NOT_CHECKED)}
-    verdict = FAILED if counts[FAILED] or not counts[PASSED] else PASSED
+    counts, verdict = tally(results)
     audit_data = run.evidence.audit
     return {
         "schema": SCHEMA,
@@ -355,6 +354,12 @@ def run_phase(run: Run) -> dict[str, Any]:
         "latency": {"predicted": run.predicted, "measured": run.measured},
         "audit": "audit/audit.json" if audit_data else None,
     }
+
+
+def tally(results: list[CheckResult]) -> tuple[dict[str, int], str]:
+    """The count of each verdict, and the gate's: failed if any check failed or none passed."""
+    counts = {v: sum(r.verdict == v for r in results) for v in (PASSED, FAILED, NOT_CHECKED)}
+    return counts, FAILED if counts[FAILED] or not counts[PASSED] else PASSED
 
 
 def summary_line(

@@ -32,6 +32,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pytest
+
 from gateproof.testing.clocks import REAL_TIME_SCALE, FakeClock, patch_clocks_of
 from gateproof.testing.pool_adapter import AdapterOptions, PoolFactory, adapter_options, resolve
 
@@ -43,7 +45,10 @@ __all__ = [
     "Provision",
     "Snapshot",
     "bounded",
+    "reported",
     "settle",
+    "unfinished",
+    "wait_tasks",
     "within",
 ]
 
@@ -91,18 +96,77 @@ class Snapshot:
     waiting: int | None
 
 
+GRACE_TURNS = 50  # loop turns a pool gets after a deadline: what it made ready runs in a few
+STALL = 0.25  # a guard called this much later than asked: the loop itself was not running
+
+
+class _Guard:
+    """A deadline that cannot run out while the loop is not running.
+
+    At ``when`` (loop time) it does not fire at once: a loop that was stalled
+    (its process descheduled on a busy machine) gets its deadline moved on by
+    ``margin``, and a loop that was running gives the pool ``GRACE_TURNS``
+    more turns, so whatever the pool made ready, its own timers included, runs
+    first. Only then is the scope's deadline set to now. A guard that fires
+    has therefore watched the pool do nothing for ``margin`` seconds of a
+    running loop and the turns after: a hang, whatever the machine's speed.
+    """
+
+    def __init__(self, scope: asyncio.Timeout, when: float, margin: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.scope, self.margin = scope, margin
+        self.handle = self.loop.call_at(when, self._due, when)
+
+    def _due(self, when: float) -> None:
+        now = self.loop.time()
+        if now - when > STALL:
+            self.handle = self.loop.call_at(now + self.margin, self._due, now + self.margin)
+        else:
+            self.handle = self.loop.call_soon(self._turn, GRACE_TURNS)
+
+    def _turn(self, left: int) -> None:
+        if left:
+            self.handle = self.loop.call_soon(self._turn, left - 1)
+        else:
+            self.scope.reschedule(self.loop.time())
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
+@asynccontextmanager
+async def guarded(seconds: float, margin: float | None = None) -> AsyncIterator[asyncio.Timeout]:
+    """A hang-stopper: the block is cancelled only by a :class:`_Guard` firing.
+
+    The scope's ``expired()`` tells a guard's firing from a timeout of the pool's own.
+    """
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(None) as scope:
+        guard = _Guard(scope, loop.time() + seconds, seconds if margin is None else margin)
+        try:
+            yield scope
+        finally:
+            guard.cancel()
+
+
 @asynccontextmanager
 async def within(seconds: float, rule: str) -> AsyncIterator[None]:
-    """Bound a wait; when it runs out, fail with ``rule`` (what the pool should have done)."""
+    """Bound a wait; when it runs out, fail with ``rule`` (what the pool should have done).
+
+    ``seconds`` count only while the loop runs (see :class:`_Guard`): a stalled
+    machine delays the verdict, it never makes one.
+    """
     started = time.monotonic()
     try:
-        async with asyncio.timeout(seconds) as scope:
+        async with guarded(seconds) as scope:
             yield
     except TimeoutError:
         if not scope.expired():
             raise  # the pool's own timeout, not ours
         waited = time.monotonic() - started
-        raise ContractViolation(f"{rule} (gave up after {waited:.1f} s)") from None
+        raise ContractViolation(
+            f"{rule} (a hang: still waiting after {waited:.1f} s and {GRACE_TURNS} more loop turns)"
+        ) from None
 
 
 @dataclass
@@ -219,13 +283,13 @@ class PoolHarness:
     async def acquire(self) -> Any:
         """One caller's acquire, bounded: a pool that ignores its timeout fails, it never hangs."""
         timeout = self.config.acquire_timeout
-        guard = timeout + max(1.0, timeout / 2)
+        margin = max(1.0, timeout / 2)  # loop time past the timeout, then GRACE_TURNS turns
         cold_starts = self.provision_calls
         started = time.monotonic()
         call = self.pool.acquire
         worker: Any = None
         try:
-            async with asyncio.timeout(guard) as scope:
+            async with guarded(timeout + margin, margin) as scope:
                 worker = await resolve(
                     call(self._provision) if self._acquire_takes_provision else call()
                 )
@@ -238,7 +302,10 @@ class PoolHarness:
                 rule = "acquire_timeout does not cover the cold start"
             else:
                 rule = "acquire_timeout not honoured"
-            self._fail(f"{rule}: a caller waited {waited:.1f} s on a {timeout:g} s timeout")
+            self._fail(
+                f"{rule}: a caller waited {waited:.1f} s on a {timeout:g} s timeout and was "
+                f"still waiting {GRACE_TURNS} loop turns after its deadline had passed"
+            )
         self._received(worker)
         return worker
 
@@ -457,6 +524,24 @@ class PoolHarness:
         raise ContractViolation(message)
 
 
+def reported(snapshot: Snapshot, **expected: int) -> bool:
+    """The fields the pool reports match ``expected``; fields it does not report are not judged.
+
+    A pool that reports none of them is not passed: the test is skipped as "not
+    reported", so a pool without stats never counts as one whose stats are right.
+    """
+    given = {name: getattr(snapshot, name) for name in expected}
+    if all(value is None for value in given.values()):
+        pytest.skip(f"stats not reported: the pool's stats give none of {', '.join(expected)}")
+    wrong = {
+        name: value
+        for name, value in given.items()
+        if value is not None and value != expected[name]
+    }
+    assert not wrong, f"stats report {wrong}, expected {expected}"
+    return True
+
+
 def _field(stats: Any, aliases: tuple[str, ...]) -> int | None:
     for name in aliases:
         value = stats.get(name) if isinstance(stats, Mapping) else getattr(stats, name, None)
@@ -505,3 +590,40 @@ async def settle(ticks: int = 20) -> None:
     """Let the loop run ``ticks`` rounds, so woken callers and quick cold starts get to run."""
     for _ in range(ticks):
         await asyncio.sleep(0)
+
+
+async def unfinished(
+    tasks: Iterable[asyncio.Task[Any]], turns: int = 50
+) -> list[asyncio.Task[Any]]:
+    """The tasks still running after the loop has turned ``turns`` times (fewer if all end).
+
+    Loop turns, not seconds: what a pool has already made ready runs within a few
+    turns however busy the machine is, so a task still pending after them waits
+    for something that is not coming, or for a timer, which a refusal must not.
+    """
+    tasks = list(tasks)
+    for _ in range(turns):
+        if all(task.done() for task in tasks):
+            break
+        await asyncio.sleep(0)
+    return [task for task in tasks if not task.done()]
+
+
+async def wait_tasks(
+    tasks: Iterable[asyncio.Task[Any]], seconds: float, *, first: bool = False
+) -> set[asyncio.Task[Any]]:
+    """``asyncio.wait`` for all tasks (or the ``first``) with a stall-proof bound; the done ones.
+
+    Unlike ``asyncio.wait(timeout=...)``, the bound counts only while the loop
+    runs and then gives the tasks more loop turns (see :func:`guarded`).
+    """
+    tasks = set(tasks)
+    when = asyncio.FIRST_COMPLETED if first else asyncio.ALL_COMPLETED
+    scope: asyncio.Timeout | None = None
+    try:
+        async with guarded(seconds) as scope:
+            await asyncio.wait(tasks, return_when=when)
+    except TimeoutError:
+        if scope is None or not scope.expired():
+            raise
+    return {task for task in tasks if task.done()}

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from reference.gateway.core.factory import ServiceContainer
+from reference.gateway.backends.base import InvocationBackend
+from reference.gateway.core.factory import ServiceContainer, create_container
+from reference.gateway.core.settings import GatewaySettings
+from reference.gateway.main import create_app
+from reference.gateway.services.auth import AuthSettings
 
 FUNCTIONS = """
 defaults:
@@ -59,3 +66,36 @@ def invoke_url(name: str) -> str:
 
 def dumps(value: object) -> bytes:
     return json.dumps(value).encode()
+
+
+def gateway_factory(directory: Path) -> GatewayFactory:
+    """Gateways whose config files live in ``directory``, driven through ASGI (no server).
+
+    ``clock`` replaces the breakers' monotonic clock, so a caller can pin breaker timing.
+    """
+
+    @asynccontextmanager
+    async def factory(
+        *,
+        functions: str = FUNCTIONS,
+        routing: str = ROUTING,
+        with_backend: InvocationBackend | None = None,
+        auth: AuthSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **settings: Any,
+    ) -> AsyncIterator[Gateway]:
+        (directory / "functions.yml").write_text(functions)
+        (directory / "routing.yml").write_text(routing)
+        config = GatewaySettings(
+            functions_file=directory / "functions.yml",
+            routing_file=directory / "routing.yml",
+            **{"backend": "inprocess", "access_log": False, **settings},
+        )
+        container = create_container(config, backend=with_backend, auth=auth, clock=clock)
+        app = create_app(config, container=container)
+        transport = httpx.ASGITransport(app)
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+                yield Gateway(app, client, container)
+
+    return factory

@@ -46,8 +46,11 @@ ROUTING = "routes: []\n"
 def faulty(make_gateway: GatewayFactory) -> GatewayFactory:
     @asynccontextmanager
     async def start(functions: str = FAULTS, **settings: object) -> AsyncIterator[Gateway]:
+        # a worker's readiness deadline is a hang-stopper here unless a test sets its own:
+        # warm-up spawns on a busy machine can take longer than the default 10 s
+        defaults = {"backend": "process", "worker_ready_timeout": 40.0}
         async with make_gateway(
-            functions=functions, routing=ROUTING, **{"backend": "process", **settings}
+            functions=functions, routing=ROUTING, **{**defaults, **settings}
         ) as gw:
             yield gw
             assert gw.ledger_is_consistent(), gw.container.pool_stats()

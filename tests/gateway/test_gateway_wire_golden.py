@@ -26,9 +26,10 @@ Nothing else may vary: the breakers run on a frozen clock (so ``Retry-After`` an
 breaker's message are exact) and the client sends fixed default headers (so a routed
 event echoes the same request headers on every machine).
 
-After an intended change, re-record and review the diff of the golden file like code::
+A test run always compares; nothing in its environment makes it record. After an intended
+change, re-record with the explicit command and review the diff of the golden file like code::
 
-    GATEPROOF_REGOLD=1 pytest tests/gateway/test_gateway_wire_golden.py
+    ./dev regold        # or: python scripts/regold.py
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -47,7 +47,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_helpers import GatewayFactory, invoke_url
+from gateway_helpers import GatewayFactory, gateway_factory, invoke_url
 
 from reference.gateway.backends.base import InvocationBackend, WorkerInfo
 from reference.gateway.backends.inprocess import InProcessBackend
@@ -57,7 +57,6 @@ from reference.gateway.models import ScalingConfig
 pytestmark = pytest.mark.timeout(30)
 
 GOLDEN = Path(__file__).parent / "golden" / "wire.json"
-REGOLD = os.environ.get("GATEPROOF_REGOLD") == "1"
 
 GENERATED_ID = "<generated:32 hex>"
 _GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -148,19 +147,65 @@ CASES = (
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 async def test_the_wire_matches_the_golden_file(make_gateway: GatewayFactory, case: Case) -> None:
-    wire = await _record(make_gateway, case)
-    if REGOLD:
-        _store(case.name, wire)
-        return
-    expected = _load().get(case.name)
-    assert expected is not None, f"case {case.name!r} is not in {GOLDEN.name}; record it"
-    if wire != expected:
-        pytest.fail(f"case {case.name!r} differs from {GOLDEN.name}:\n{_diff(expected, wire)}")
+    compare(case.name, await _record(make_gateway, case))
 
 
-@pytest.mark.skipif(REGOLD, reason="the golden file is being recorded")
 def test_the_golden_file_holds_exactly_the_cases_in_order() -> None:
     assert list(_load()) == [case.name for case in CASES]
+
+
+def compare(name: str, wire: dict[str, Any], golden: Path = GOLDEN) -> None:
+    """Fail unless ``wire`` is the golden file's case ``name``: never records, whatever is set."""
+    expected = _load(golden).get(name)
+    assert expected is not None, (
+        f"case {name!r} is not in {golden.name}; record it with `./dev regold`"
+    )
+    if wire != expected:
+        pytest.fail(
+            f"case {name!r} differs from {golden.name}:\n{_diff(expected, wire)}\n"
+            "if the change is intended, re-record with `./dev regold` and review the diff"
+        )
+
+
+async def record_cases(directory: Path, cases: tuple[Case, ...] = CASES) -> dict[str, Any]:
+    """Record ``cases`` afresh, each on a fresh gateway configured in ``directory``."""
+    return {case.name: await _record(gateway_factory(directory), case) for case in cases}
+
+
+def store(recorded: Mapping[str, Any], golden: Path = GOLDEN) -> None:
+    """Write recorded cases into ``golden`` in the order of CASES (`./dev regold`; never a test).
+
+    Cases not recorded this time stay as they were; cases no longer in CASES go.
+    """
+    before = _load(golden)
+    merged = {case.name: recorded.get(case.name, before.get(case.name)) for case in CASES}
+    ordered = {name: wire for name, wire in merged.items() if wire is not None}
+    golden.parent.mkdir(parents=True, exist_ok=True)
+    golden.write_text(_dumps(ordered) + "\n")
+
+
+async def test_a_test_run_compares_and_never_records(make_gateway, tmp_path, monkeypatch) -> None:
+    """The variable that once turned every comparison into a rewrite now changes nothing."""
+    monkeypatch.setenv("GATEPROOF_REGOLD", "1")
+    (health,) = [case for case in CASES if case.name == "health"]
+    golden = tmp_path / "wire.json"
+    stale = {"health": {**_load()["health"], "body": "a body the gateway does not send"}}
+    golden.write_text(json.dumps(stale))
+
+    with pytest.raises(pytest.fail.Exception, match=r"differs from wire\.json"):
+        compare("health", await _record(make_gateway, health), golden)
+    assert json.loads(golden.read_text()) == stale
+
+
+async def test_rerecording_writes_the_cases_it_recorded_in_order(tmp_path) -> None:
+    golden = tmp_path / "golden" / "wire.json"
+    chosen = tuple(case for case in CASES if case.name in ("routed_unmatched", "health"))
+
+    store(await record_cases(tmp_path, chosen), golden)
+
+    written = _load(golden)
+    assert list(written) == ["routed_unmatched", "health"]
+    assert written == {name: _load()[name] for name in written}
 
 
 async def _record(make_gateway: GatewayFactory, case: Case) -> dict[str, Any]:
@@ -359,16 +404,8 @@ def _backend(worker: str) -> InvocationBackend | None:
     return backend(_SCALING, transport_factory=lambda name: transport)
 
 
-def _load() -> dict[str, Any]:
-    return json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
-
-
-def _store(name: str, wire: dict[str, Any]) -> None:
-    """Write one case into the golden file, in the order of CASES, dropping cases gone."""
-    golden = {**_load(), name: wire}
-    ordered = {case.name: golden[case.name] for case in CASES if case.name in golden}
-    GOLDEN.parent.mkdir(exist_ok=True)
-    GOLDEN.write_text(_dumps(ordered) + "\n")
+def _load(golden: Path = GOLDEN) -> dict[str, Any]:
+    return json.loads(golden.read_text()) if golden.exists() else {}
 
 
 def _diff(expected: dict[str, Any], actual: dict[str, Any]) -> str:

@@ -9,7 +9,6 @@ the start (leftovers of a crashed run) and at the end, pass or fail.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from gateproof.docker.engine import (
 from gateproof.docker.images import build_all
 from gateproof.docker.redis_server import RedisServer
 from gateproof.docker.testcontainers_env import configure_testcontainers
+from gateproof.testing.ci import in_ci
 from reference.orchestrator.cleanup import SUITE_LABEL, remove_labelled, suite_labels
 from reference.orchestrator.local import OrchestratorProcess
 
@@ -35,7 +35,7 @@ configure_testcontainers()
 
 SUITE = "integration"
 LABELS = suite_labels(SUITE)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+IN_CI = in_ci()
 HERE = Path(__file__).parent
 
 

@@ -187,10 +187,8 @@ async def test_a_gateway_started_before_the_orchestrator_recovers_when_it_arrive
 ) -> None:
     absent = OrchestratorProcess(instance="itest", log_path=tmp_path / "late.log")
     async with gateway(functions_file, absent.url) as (client, backend):
-        started = time.monotonic()
-        answer = await client.post(invoke_path("echo"), json={})
+        answer = await client.post(invoke_path("echo"), json={})  # a refused connection
         assert answer.status_code == 503 and answer.json()["code"] == "backend_unavailable"
-        assert time.monotonic() - started < 10  # a refused connection fails fast
         with pytest.raises(OrchestratorUnavailableError):
             await backend.provisioner.sync()
 

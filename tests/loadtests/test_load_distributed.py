@@ -36,6 +36,7 @@ def test_a_master_and_two_workers_on_this_machine_produce_one_report(tmp_path: P
         [
             sys.executable, "-m", "gateproof", "load", str(scenario),
             "--target", "local", "--set", "duration=10", "--no-predict",
+            "--set", "slo.p99=60",  # latency is the machine's: only errors may fail the run
             "--master", "--expect-workers", "2",
             "--master-bind-host", "127.0.0.1", "--master-port", port,
             "--out", str(tmp_path / "master"),
@@ -66,9 +67,11 @@ def test_a_master_and_two_workers_on_this_machine_produce_one_report(tmp_path: P
     assert worker_status == [0, 0]
     report = json.loads((tmp_path / "master" / "load.json").read_text())
     assert report["complete"] is True
-    assert report["overall"]["requests"] > 400  # 75 req/s for 8 s, from the two workers
-    # every arrival of both workers reached the master's tally (a few were cut off at the end)
-    assert report["lag"]["arrivals"] == pytest.approx(report["overall"]["requests"], rel=0.05)
+    overall = report["overall"]
+    assert 0 < overall["requests"] < 1.5 * planned(report)  # the workers share the rate
+    # every arrival of both workers reached the master's tally, but for the calls in flight
+    # at the measured window's two ends (at most one per user at each)
+    assert abs(report["lag"]["arrivals"] - overall["requests"]) <= 2 * report["max_users"]
     assert "PASSED" in stdout
     for i in (1, 2):
         assert not (tmp_path / f"worker{i}" / "load.json").exists()  # the master reports alone
@@ -84,9 +87,17 @@ def test_local_worker_processes_share_the_rate_and_report_once(tmp_path: Path) -
     run = gateproof_load(
         write_scenario(tmp_path),
         "--target", "local", "--processes", "2", "--set", "duration=10", "--no-predict",
+        "--set", "slo.p99=60",  # latency is the machine's: only errors may fail the run
         out=tmp_path / "out",
     )  # fmt: skip
     assert run.status == 0, run.stderr
     overall = run.report["overall"]
-    assert overall["achieved_rate"] == pytest.approx(75.0, rel=0.15)  # not twice the rate
-    assert run.report["lag"]["arrivals"] == pytest.approx(overall["requests"], rel=0.05)
+    assert overall["target_rate"] == pytest.approx(75.0)
+    # not twice the rate: a slow machine sends fewer arrivals than planned, never more
+    assert 0 < overall["requests"] < 1.5 * planned(run.report)
+    assert abs(run.report["lag"]["arrivals"] - overall["requests"]) <= 2 * run.report["max_users"]
+
+
+def planned(report: dict) -> float:
+    """The arrivals the plan scheduled in the measured window (their expected number)."""
+    return report["overall"]["target_rate"] * report["measured_seconds"]

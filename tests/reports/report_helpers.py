@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gateproof.testing.ci import in_ci
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
 # what makes `gateproof report` talk to GitHub Actions: a test sets them itself, or none
@@ -51,7 +53,7 @@ def chromium() -> str:
     """
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail("no chromium on PATH: scripts/ensure-chromium.sh should have installed it")
         pytest.skip("no chromium on PATH (apt-get install chromium); CI installs it")
     return browser

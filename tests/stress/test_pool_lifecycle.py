@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from gateproof.testing.pool_harness import ContractViolation, bounded, settle
+from gateproof.testing.pool_harness import (
+    ContractViolation,
+    bounded,
+    reported,
+    settle,
+    unfinished,
+)
 
 
 def require(harness, member: str) -> None:
@@ -98,23 +104,43 @@ async def test_drain_fails_pending_waiters_cleanly_and_returns_every_worker(make
     await settle()
 
     drained = await bounded(harness.drain(), 2.0, "drain did not finish")
-    done, pending = await asyncio.wait(waiters, timeout=2.0)
+    pending = await unfinished(waiters)  # loop turns, not seconds: a stall cannot fail it
     for task in pending:
         task.cancel()
 
     assert {id(busy), id(idle)} == {id(worker) for worker in drained}
+    done = [task for task in waiters if task not in pending]
     served = [t for t in done if not t.cancelled() and t.exception() is None]
     assert not served, f"drain did not close the pool: {len(served)} pending callers were served"
     assert not pending, f"drain left callers waiting: {len(pending)} pending acquires never failed"
     for task in done:
         assert not isinstance(task.exception(), TimeoutError), "drain left a waiter to time out"
-    try:
-        late = await harness.acquire()
-    except ContractViolation:
-        raise
-    except Exception:  # the contract names no type for "closed"
-        return
-    pytest.fail(f"drain did not close the pool: a later acquire succeeded ({harness.name(late)})")
+    await a_closed_pool_refuses_at_once(harness)
+
+
+async def a_closed_pool_refuses_at_once(harness) -> None:
+    """A later acquire must fail within a few loop turns: waiting out its timeout is the defect.
+
+    The caller's acquire_timeout (5 s) never runs out while the loop turns, so a
+    pool that fails the waiters it had but lets new callers wait is told apart
+    from one that refuses them without reading any clock.
+    """
+    late = asyncio.create_task(harness.acquire())
+    if await unfinished([late]):
+        late.cancel()
+        await asyncio.gather(late, return_exceptions=True)
+        pytest.fail(
+            "drain did not close the pool: a later acquire waited instead of being refused "
+            "(it would have ended only at its acquire_timeout)"
+        )
+    error = late.exception()
+    if error is None:
+        pytest.fail(
+            f"drain did not close the pool: a later acquire succeeded "
+            f"({harness.name(late.result())})"
+        )
+    if isinstance(error, ContractViolation):
+        raise error  # any other error refuses: the contract names no type for "closed"
 
 
 async def test_stats_count_idle_busy_provisioning_and_waiting(make_harness):
@@ -143,14 +169,3 @@ async def test_stats_count_idle_busy_provisioning_and_waiting(make_harness):
             await bounded(waiter, 1.0, "a released worker never reached a waiter")
         )
     assert reported(await harness.snapshot(), idle=3, busy=0, provisioning=0, waiting=0)
-
-
-def reported(snapshot, **expected: int) -> bool:
-    """The fields the pool reports match; fields it does not report (None) are not judged."""
-    wrong = {
-        name: getattr(snapshot, name)
-        for name, value in expected.items()
-        if getattr(snapshot, name) is not None and getattr(snapshot, name) != value
-    }
-    assert not wrong, f"stats report {wrong}, expected {expected}"
-    return True

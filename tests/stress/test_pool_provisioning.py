@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateproof.testing.pool_harness import bounded, settle
+from gateproof.testing.pool_harness import bounded, settle, wait_tasks
 
 SERVED = 1.0
 
@@ -74,7 +74,7 @@ async def test_a_slow_cold_start_does_not_hold_back_a_released_worker(make_harne
 
     await harness.release(worker)  # the pool is not locked by the cold start in progress
     fresh = asyncio.create_task(harness.acquire())
-    done, _ = await asyncio.wait({cold, fresh}, timeout=SERVED, return_when="FIRST_COMPLETED")
+    done = await wait_tasks({cold, fresh}, SERVED, first=True)
 
     assert done, "a released worker waited for an unrelated cold start to finish"
     assert done.pop().result() is worker

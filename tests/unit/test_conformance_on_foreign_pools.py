@@ -132,3 +132,15 @@ def test_each_adapter_is_a_few_lines():
     for adapter in FOREIGN.glob("*/*_adapter.py"):
         lines = [line for line in adapter.read_text().splitlines() if line.strip()]
         assert len(lines) <= 20, f"{adapter.name} takes {len(lines)} lines"
+
+
+@pytest.mark.parametrize("schedule", [(), ("--shuffle-loop",)], ids=["plain", "shuffled"])
+def test_a_pool_whose_drain_never_closes_it_is_flagged(tmp_path, schedule):
+    """Its waiters fail at drain, but later callers wait out their timeout: once a false pass."""
+    failures, _ = run_suite(tmp_path, "unclosed_pool", "shrinkpool_adapter:make_pool", *schedule)
+
+    assert set(failures) == {"test_drain_fails_pending_waiters_cleanly_and_returns_every_worker"}
+    message = failures["test_drain_fails_pending_waiters_cleanly_and_returns_every_worker"]
+    assert (
+        "drain did not close the pool: a later acquire waited instead of being refused" in message
+    )

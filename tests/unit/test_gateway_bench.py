@@ -55,7 +55,7 @@ async def test_the_load_generator_counts_answers_and_latencies() -> None:
         )
     assert figures["requests"] > 0 and figures["errors"] == 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
-    assert figures["seconds"] == pytest.approx(0.3, abs=0.2)
+    assert figures["seconds"] >= 0.3 - 0.005  # the measured window is never cut short
     assert 0 < figures["load_cpu_s"] <= figures["seconds"] + 0.1  # one thread: at most wall time
     # Here the server is this very process: both clocks read the same CPU (to a clock tick).
     assert figures["server_cpu_s"] == pytest.approx(figures["load_cpu_s"], abs=0.05)

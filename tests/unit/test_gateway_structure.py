@@ -50,14 +50,43 @@ def test_main_holds_no_business_logic() -> None:
         assert forbidden not in source, forbidden
 
 
+WEB_FRAMEWORKS = {"fastapi", "starlette"}
+
+
+def layer_modules(gateway: Path) -> list[Path]:
+    """Every module of the service and domain layers, subpackages (services/auth/) included."""
+    return sorted([*(gateway / "services").rglob("*.py"), *(gateway / "models").rglob("*.py")])
+
+
+def web_imports(path: Path) -> set[str]:
+    """The web frameworks a module imports, at any depth of its code."""
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in (
+            node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")]
+        )
+    }
+    return imported & WEB_FRAMEWORKS
+
+
 def test_the_service_layer_never_imports_fastapi_or_starlette() -> None:
-    for path in [*(GATEWAY / "services").glob("*.py"), *(GATEWAY / "models").glob("*.py")]:
-        imported = {
-            alias.name.split(".")[0]
-            for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Import | ast.ImportFrom)
-            for alias in (
-                node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")]
-            )
-        }
-        assert not imported & {"fastapi", "starlette"}, path.name
+    modules = layer_modules(GATEWAY)
+
+    assert GATEWAY / "services" / "auth" / "authorizer.py" in modules  # subpackages are read
+    offenders = {str(path.relative_to(GATEWAY)): web_imports(path) for path in modules}
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_layer_rule_finds_a_web_import_in_a_nested_subpackage(tmp_path: Path) -> None:
+    nested = tmp_path / "services" / "auth" / "deep"
+    nested.mkdir(parents=True)
+    (tmp_path / "models").mkdir()
+    (nested / "handler.py").write_text("def f():\n    from starlette.requests import Request\n")
+
+    found = {
+        path.relative_to(tmp_path).as_posix(): web_imports(path) for path in layer_modules(tmp_path)
+    }
+
+    assert found == {"services/auth/deep/handler.py": {"starlette"}}

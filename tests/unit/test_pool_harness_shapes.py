@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import types
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import pytest
 
 from gateproof.testing.clocks import FakeClock, patch_clock
 from gateproof.testing.pool_adapter import AdapterOptions, adapter
-from gateproof.testing.pool_harness import ContractViolation, PoolHarness, Snapshot
+from gateproof.testing.pool_harness import ContractViolation, PoolHarness, Snapshot, reported
 from reference.gateway.models.scaling import ScalingConfig
 
 
@@ -83,6 +84,23 @@ async def test_stats_may_be_a_property_a_mapping_or_attributes_with_fields_missi
     await harness.acquire()
 
     assert await harness.snapshot() == Snapshot(idle=0, busy=1, provisioning=None, waiting=None)
+
+
+def test_stats_a_pool_does_not_report_are_said_not_reported_not_passed():
+    silent = Snapshot(idle=None, busy=None, provisioning=None, waiting=None)
+
+    with pytest.raises(pytest.skip.Exception, match="stats not reported"):
+        reported(silent, idle=1, busy=1)
+
+
+def test_stats_are_judged_on_the_fields_reported():
+    partial = Snapshot(idle=1, busy=None, provisioning=None, waiting=None)
+
+    assert reported(partial, idle=1, busy=7)  # busy is not reported: not judged
+    with pytest.raises(AssertionError, match=re.escape("stats report {'idle': 1}")):
+        reported(partial, idle=2)
+    with pytest.raises(pytest.skip.Exception, match="none of busy, waiting"):
+        reported(partial, busy=1, waiting=0)
 
 
 async def test_an_evict_that_returns_none_is_judged_by_the_ledger():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -103,13 +104,22 @@ async def test_a_body_sent_in_chunks_is_reassembled_and_an_oversized_one_is_refu
 # -- sleep ---------------------------------------------------------------------
 
 
-async def test_sleep_takes_its_latency_from_the_payload() -> None:
+async def test_sleep_takes_its_latency_from_the_payload(monkeypatch) -> None:
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recorded(seconds: float, *args: Any) -> Any:
+        slept.append(seconds)
+        return await real_sleep(seconds, *args)
+
+    monkeypatch.setattr(asyncio, "sleep", recorded)
     async with client_for("sleep", sleep_ms=5000) as client:
         started = time.monotonic()
         response = await invoke(client, {"sleep_ms": 40})
         elapsed = time.monotonic() - started
     assert response.json() == {"slept_ms": 40}
-    assert 0.035 <= elapsed < 4.0
+    assert 0.04 in slept and 5.0 not in slept  # the payload's latency, not the default's
+    assert elapsed >= 0.035
 
 
 async def test_sleep_reads_options_from_the_body_of_a_lambda_proxy_event() -> None:

@@ -1,10 +1,14 @@
 """`gateproof bench pool`: both pools do the same work, and the command prints every figure."""
 
 import asyncio
+import itertools
 import re
+import time
+import types
 
 import pytest
 
+from gateproof.bench import pool as bench_pool
 from gateproof.bench.pool import (
     CONCURRENCY,
     SemaphorePool,
@@ -35,7 +39,20 @@ async def test_the_baseline_never_hands_out_more_workers_than_its_capacity():
     assert most == 3
 
 
-async def test_every_pair_is_one_acquire_and_one_release():
+@pytest.fixture
+def one_second_per_run(monkeypatch):
+    """The benchmark's perf_counter moves one second per reading: a run's rate is its pair count.
+
+    So a rate says how many pairs the run completed, whatever the machine's speed.
+    """
+    readings = itertools.count()
+    clock = types.SimpleNamespace(
+        perf_counter=lambda: float(next(readings)), monotonic=time.monotonic
+    )
+    monkeypatch.setattr(bench_pool, "time", clock)
+
+
+async def test_every_pair_is_one_acquire_and_one_release(one_second_per_run):
     pool = SemaphorePool(2)
     calls = {"acquire": 0, "release": 0}
 
@@ -49,13 +66,14 @@ async def test_every_pair_is_one_acquire_and_one_release():
 
     rate = await pairs_per_second(acquire, release, tasks=10, pairs=500)
     assert calls == {"acquire": 500, "release": 500}
-    assert rate > 0
+    assert rate == 500.0  # pairs over the run's time: one second on this clock
 
 
 @pytest.mark.parametrize("tasks", CONCURRENCY)
-def test_both_pools_complete_the_run_at_every_concurrency(tasks):
-    assert measure_reference(tasks, 200, 10) > 0
-    assert measure_baseline(tasks, 200, 10) > 0
+def test_both_pools_complete_every_pair_at_every_concurrency(tasks, one_second_per_run):
+    done = (200 // tasks) * tasks  # the pairs shared out evenly between the tasks
+    assert measure_reference(tasks, 200, 10) == done
+    assert measure_baseline(tasks, 200, 10) == done
 
 
 def test_the_command_prints_both_figures_and_the_ratio_for_each_concurrency(capsys):
@@ -111,8 +129,12 @@ def test_the_stress_line_reports_the_wall_time_and_the_verdict(tmp_path, monkeyp
 def test_another_pool_is_measured_through_the_adapter_contract(capsys):
     spec = "reference.gateway.services.pool:ContainerPool"
     main(["bench", "pool", "--pairs", "200", "--repeat", "1", "--pool-impl", spec])
-    header = capsys.readouterr().out.splitlines()[1]
-    assert header.split() == ["tasks", spec, "semaphore+deque", "cost", "ratio"]
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].split() == ["tasks", spec, "semaphore+deque", "cost", "ratio"]
+    rows = re.findall(r"^\s+(\d+)\s+([\d,]+)\s+([\d,]+)\s+([\d.]+)x", out, flags=re.MULTILINE)
+    assert [int(row[0]) for row in rows] == list(CONCURRENCY)
+    for _, named, baseline, _ in rows:  # each a measured rate of the named pool and baseline
+        assert int(named.replace(",", "")) > 0 and int(baseline.replace(",", "")) > 0
 
 
 def test_a_pool_that_cannot_be_imported_is_a_usage_error(capsys):

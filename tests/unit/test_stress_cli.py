@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -135,11 +134,9 @@ def test_stopping_pytest_ends_its_whole_process_tree_even_processes_ignoring_sig
     try:
         grandchild = int(process.stdout.readline())
         assert running(grandchild)
-        started = time.monotonic()
         stop_process_tree(process, interrupt_first=True)
         assert process.returncode == -signal.SIGTERM  # it ignored SIGINT, not SIGTERM
         assert not running(grandchild)
-        assert time.monotonic() - started < 40
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
