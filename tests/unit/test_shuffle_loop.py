@@ -104,7 +104,8 @@ def test_the_option_switches_every_asyncio_test_to_the_shuffled_loop(tree):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "shuffle-loop: on, seed 41 (replay with --shuffle-loop --shuffle-seed 41)",
+            "shuffle-loop: on, seed 41 (replay with --shuffle-loop --shuffle-seed 41); "
+            "virtual time",
             "*LOOP ShuffledEventLoop 41:test_probe.py::test_probe*",
         ]
     )
