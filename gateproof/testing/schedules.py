@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 STRATEGIES = ("plain", "pct", "random-delay")
-_DEFAULTS = {"pct": {"d": 2, "k": 60}, "random-delay": {"p": 0.5, "hold": 6}, "plain": {}}
+_DEFAULTS = {"pct": {"d": 2, "k": 60}, "random-delay": {"p": 0.8, "hold": 3}, "plain": {}}
 
 
 @dataclass(frozen=True)

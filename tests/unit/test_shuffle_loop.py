@@ -194,14 +194,19 @@ def test_shuffled_event_loop_is_a_selector_loop():
 def test_bench_shuffle_measures_every_loop_and_no_correct_pool_fails_after(capsys):
     from gateproof.cli import main
 
-    status = main(["bench", "shuffle", "--runs", "2"])
+    status = main(["bench", "shuffle", "--runs", "2", "--foreign-runs", "0"])
     output = capsys.readouterr().out
 
     assert status == 0, output
-    assert re.search(r"reference pool: before failed \d+ of \d+ runs, after failed 0 of", output)
-    assert re.search(r"Condition pool: before failed \d+ of \d+ runs, after failed 0 of", output)
+    for pool in ("reference pool", "Condition pool"):
+        assert re.search(
+            rf"{pool}: before \d+ of \d+, after 0 of \d+, pct 0 of \d+, pct3 0 of \d+, "
+            rf"delay 0 of \d+",
+            output,
+        ), pool
     for scenario in ("acquire race", "idle eviction", "fifo order", "release after eviction"):
-        assert re.search(rf"  {scenario} +\d+% +\d+% +\d+% ", output), scenario
+        assert re.search(rf"  {scenario} +(\d+% +){{6}}", output), scenario
+    assert re.search(r"wall ms per run +(\d+\.\d+ +){5}\d+\.\d+", output)
     assert "evicted worker handed out again" in output
 
 
