@@ -46,7 +46,7 @@ def test_the_same_seed_replays_the_same_schedule(spec):
     assert loop.fingerprint() == replayed.fingerprint()
 
 
-@pytest.mark.parametrize("spec", ["pct:d=2", "pct:d=3", "random-delay"])
+@pytest.mark.parametrize("spec", ["pct:d=2", "pct:d=3", "random-delay:p=0.5,hold=6"])
 def test_different_seeds_explore_different_schedules(spec):
     loops = [trace_schedule(controlled_loop_factory(spec, seed))[1] for seed in range(20)]
 
@@ -129,7 +129,7 @@ def test_pct_lets_a_later_task_overtake_an_earlier_one_which_the_plain_loop_neve
 def test_explore_specs_are_checked_and_spelled_canonically():
     assert parse_explore("pct").text == "pct:d=2,k=60"
     assert parse_explore("pct:d=3").text == "pct:d=3,k=60"
-    assert parse_explore("random-delay:p=0.25").text == "random-delay:p=0.25,hold=6"
+    assert parse_explore("random-delay:p=0.25").text == "random-delay:p=0.25,hold=3"
     assert parse_explore("plain") == ExploreSpec("plain")
     for bad, says in [
         ("dfs", "unknown schedule strategy 'dfs'"),
@@ -147,3 +147,73 @@ def test_pcts_bound_is_one_over_n_times_k_to_the_d_minus_one():
     assert pct_bound(tasks=4, steps=60, depth=2) == 1 / 240
     assert pct_bound(tasks=4, steps=60, depth=3) == 1 / (4 * 3600)
     assert runs_for(0.5) == 5  # 1 - 0.5**5 >= 0.95
+
+
+# -- the pytest options ------------------------------------------------------------
+
+pytest_plugins = ["pytester"]
+
+PROBE = """
+import asyncio
+import pytest
+
+async def test_probe():
+    loop = asyncio.get_running_loop()
+    print("LOOP", type(loop).__name__, loop.virtual_time, getattr(loop, "seed", None))
+
+@pytest.mark.real_time
+async def test_wall_clock():
+    print("WALL", asyncio.get_running_loop().virtual_time)
+
+async def test_fails():
+    assert False
+"""
+
+
+@pytest.fixture
+def tree(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(test_probe=PROBE)
+    return pytester
+
+
+def test_explore_runs_each_test_under_n_schedules_on_virtual_time(tree):
+    result = tree.runpytest("-s", "--explore", "pct:d=2", "--schedules", "3", "--shuffle-seed", "9")
+
+    result.assert_outcomes(passed=6, failed=3)
+    output = result.stdout.str()
+    for index in range(3):
+        assert f"LOOP ControlledLoop True 9:test_probe.py::test_probe[schedule{index}]" in output
+    assert "WALL False" in output  # the real_time marker keeps the real clock
+    assert (
+        "explore pct:d=2,k=60: on, seed 9 (replay with --explore pct:d=2,k=60 "
+        "--shuffle-seed 9 --schedules 3); virtual time"
+    ) in output
+    assert (
+        "replay: pytest 'test_probe.py::test_fails[schedule1]' --explore pct:d=2,k=60 "
+        "--shuffle-seed 9 --schedules 3"
+    ) in output
+
+
+def test_real_time_keeps_the_real_clock_on_gateproofs_loops(tree):
+    result = tree.runpytest("-s", "--explore", "plain", "--real-time")
+
+    result.assert_outcomes(passed=2, failed=1)
+    assert "LOOP ControlledLoop False" in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--explore", "dfs"], "--explore: unknown schedule strategy 'dfs'"),
+        (["--schedules", "2"], "--schedules needs --explore STRATEGY"),
+        (["--explore", "pct", "--shuffle-loop"], "choose one of --shuffle-loop and --explore"),
+    ],
+)
+def test_bad_options_are_refused_with_what_to_do(tree, argv, says):
+    result = tree.runpytest(*argv)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert says in result.stderr.str()
