@@ -567,8 +567,34 @@ def run(args: argparse.Namespace) -> int:
     )
     json_path, md_path = write_report(report, plan.out)
     print(report["verdict"])
+    for line in schedule_lines(report):
+        print(line)
     print(f"report: {md_path} and {json_path.name}; pytest output: {plan.log_path}")
     return _exit_status(report, outcome, plan, finished=finished)
+
+
+def schedule_lines(report: dict[str, Any]) -> list[str]:
+    """What the clock and the exploration did, beside the verdict's flake bound."""
+    lines = []
+    clocks = report.get("virtual_time") or {}
+    if clocks.get("tests"):
+        lines.append(
+            f"virtual time: {len(clocks['tests'])} tests, {clocks['virtual_seconds']:.1f} s of "
+            f"timer waits skipped; {len(clocks['real_time_tests'])} tests on the real clock"
+        )
+    explored = report.get("exploration")
+    if explored:
+        line = (
+            f"schedules: {explored['distinct_schedules']} distinct in {explored['runs']} runs "
+            f"({explored['strategy']})"
+        )
+        if "pct_bound" in explored:
+            line += (
+                f"; PCT: a bug of depth <= {explored['depth']} in any test is met with "
+                f"probability >= {100 * explored['pct_bound']:.3g}%"
+            )
+        lines.append(line)
+    return lines
 
 
 def _crashed(outcome: PytestRun) -> bool:

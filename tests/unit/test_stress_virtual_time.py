@@ -54,7 +54,9 @@ def verdicts(report: dict) -> dict[str, str]:
     return out
 
 
-def test_on_virtual_time_every_verdict_holds_and_the_report_says_which_clock_ran(tree, monkeypatch):
+def test_on_virtual_time_every_verdict_holds_and_the_report_says_which_clock_ran(
+    tree, monkeypatch, capsys
+):
     status, report = stress(tree, monkeypatch, "tests/test_pool.py", "--count", "3")
 
     assert status == EXIT_FAILED
@@ -68,6 +70,7 @@ def test_on_virtual_time_every_verdict_holds_and_the_report_says_which_clock_ran
     assert burst["virtual_seconds"] >= 3 * 30  # three runs of at least 30 s of timers each
     markdown = (tree / "out" / "flakiness.md").read_text()
     assert "- Clock: 8 tests on virtual time" in markdown
+    assert "virtual time: 8 tests" in capsys.readouterr().out
 
 
 def test_the_quick_tests_give_the_same_verdicts_on_the_real_clock(tree, monkeypatch):
@@ -83,7 +86,9 @@ def test_the_quick_tests_give_the_same_verdicts_on_the_real_clock(tree, monkeypa
     assert "--real-time" in real["command"]
 
 
-def test_pct_finds_the_timeout_race_the_plain_loop_never_shows_and_replays_it(tree, monkeypatch):
+def test_pct_finds_the_timeout_race_the_plain_loop_never_shows_and_replays_it(
+    tree, monkeypatch, capsys
+):
     race = "tests/test_pool_timeouts.py"
     _, plain = stress(tree, monkeypatch, race, "--count", "20", "--explore", "plain")
     status, pct = stress(
@@ -98,6 +103,7 @@ def test_pct_finds_the_timeout_race_the_plain_loop_never_shows_and_replays_it(tr
     assert pct["exploration"]["strategy"] == "pct:d=2,k=60"
     assert pct["exploration"]["distinct_schedules"] >= 10
     assert 0 < pct["exploration"]["pct_bound"] < 1
+    assert "distinct in 30 runs (pct:d=2,k=60); PCT: a bug of depth <= 2" in capsys.readouterr().out
     for run in test["failed_runs"][:3]:
         assert "--explore pct:d=2,k=60" in run["replay"]
         assert replay(tree, run["replay"]).returncode == 1, run["replay"]
