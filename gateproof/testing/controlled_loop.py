@@ -12,7 +12,13 @@ another, a task resumed by one event overtakes a task resumed by another.
   tasks in argument order, a future's done-callbacks run in registration order);
 - a timer never fires before it is due; once due, it is a batch of its own,
   which a strategy may run later than the plain loop would;
-- an I/O completion is a batch of its own, and may likewise run later.
+- an I/O completion is a batch of its own, and may likewise run later;
+- iterations stay: what a callback schedules runs in a later iteration of the
+  loop, and every batch ready at the start of an iteration runs in it (unless
+  ``random-delay`` holds it back, as a late completion). A real loop never
+  starves a ready task while others run on and on; tests rely on that when they
+  let "a few loop ticks" pass, and a strategy that starved a task (PCT would,
+  by priority) would fail correct code.
 
 At each step a :class:`~gateproof.testing.schedules.Strategy` picks the batch
 whose next callback runs (``plain``: the oldest, which is asyncio's own order;
@@ -46,6 +52,7 @@ from gateproof.testing.virtual_time import VirtualTimeLoop
 __all__ = ["ControlledLoop", "controlled_loop_factory"]
 
 _MAX_SELECT_TIMEOUT = 24 * 3600  # as asyncio's own loop
+PATIENCE = 12  # steps a ready batch may be passed over before it runs regardless
 
 
 class ControlledLoop(VirtualTimeLoop):
@@ -62,6 +69,7 @@ class ControlledLoop(VirtualTimeLoop):
         self._batches: list[Batch] = []
         self._making: Batch | None = None  # the batch the running callback schedules into
         self._made = 0
+        self._round = 0  # the loop's iteration: a batch runs in the round it is due
         self._timer_owner: dict[int, Any] = {}
         self._owners: dict[Any, int] = {}
         self._trace = array("I")
@@ -79,11 +87,12 @@ class ControlledLoop(VirtualTimeLoop):
 
     # -- scheduling ------------------------------------------------------------
 
-    def _new_batch(self) -> Batch:
+    def _new_batch(self, due_now: bool = False) -> Batch:
+        """A batch, due in this round (a timer or I/O at the poll) or the next (a callback's)."""
         self._made += 1
-        batch = Batch(self._made)
+        batch = Batch(self._made, self._round if due_now else self._round + 1)
         self._batches.append(batch)
-        self.strategy.new_batch(batch, self.steps)
+        self.strategy.new_batch(batch, batch.round)
         return batch
 
     def _call_soon(self, callback: Callable[..., Any], args: Any, context: Any) -> Any:
@@ -108,10 +117,7 @@ class ControlledLoop(VirtualTimeLoop):
         return timer
 
     def _as_batch(self, handle: asyncio.Handle, owner: Any) -> None:
-        self._new_batch().items.append((handle, owner))
-
-    def _pending(self) -> int:
-        return sum(len(batch.items) for batch in self._batches)
+        self._new_batch(due_now=True).items.append((handle, owner))
 
     def _run_once(self) -> None:
         """One iteration: poll I/O and timers, then as many steps as callbacks were ready."""
@@ -121,12 +127,13 @@ class ControlledLoop(VirtualTimeLoop):
             dropped._scheduled = False  # type: ignore[attr-defined]
             self._timer_owner.pop(id(dropped), None)
             self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+        self._round += 1
         ready = self._ready  # type: ignore[attr-defined]
         while ready:  # I/O callbacks and call_soon_threadsafe since the last poll
             self._as_batch(ready.popleft(), None)
         timeout: float | None = None
         if self._batches or self._stopping:  # type: ignore[attr-defined]
-            timeout = 0
+            timeout = 0  # work is waiting, if only a batch held back for a later iteration
         elif scheduled:
             timeout = min(max(0.0, scheduled[0].when() - self.time()), _MAX_SELECT_TIMEOUT)
         self._process_events(self._selector.select(timeout))  # type: ignore[attr-defined]
@@ -138,19 +145,18 @@ class ControlledLoop(VirtualTimeLoop):
             timer._scheduled = False  # type: ignore[attr-defined]
             _, owner = self._timer_owner.pop(id(timer), (None, None))
             self._as_batch(timer, owner)
-        for _ in range(self._pending()):
-            if not self._batches:
+        while True:
+            due = [batch for batch in self._batches if batch.round <= self._round]
+            if not due:
                 break
-            self._step()
+            self._step(due)
 
-    def _step(self) -> None:
+    def _step(self, due: list[Batch]) -> None:
         self.steps += 1
-        batches = self._batches
-        index = self.strategy.pick(batches, self.steps) if len(batches) > 1 else 0
-        batch = batches[index]
+        batch = due[self.strategy.pick(due, self.steps) if len(due) > 1 else 0]
         handle, owner = batch.items.popleft()
         if not batch.items:
-            del batches[index]
+            self._batches.remove(batch)
         if handle._cancelled:  # type: ignore[attr-defined]
             return
         self._trace.append(self._owners.setdefault(owner, len(self._owners)))

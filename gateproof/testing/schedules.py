@@ -20,7 +20,10 @@ its next callback. Each is seeded, so a schedule replays exactly from its seed.
 ``random-delay``
     noise injection: each new batch (a task resumed at an await, a timer, an
     I/O completion) is held back, with probability ``p``, for a random number
-    of steps up to ``hold``; otherwise the oldest batch runs first.
+    of loop iterations up to ``hold``; otherwise the oldest batch runs first.
+
+Every strategy picks only among the batches due in the loop's current
+iteration, so no ready task is starved (see :mod:`gateproof.testing.controlled_loop`).
 """
 
 from __future__ import annotations
@@ -113,12 +116,12 @@ def runs_for(probability: float, confidence: float = 0.95) -> int:
 class Batch:
     """Callbacks one callback scheduled, kept in order; with their owning tasks."""
 
-    __slots__ = ("created", "hold", "items")
+    __slots__ = ("created", "items", "round")
 
-    def __init__(self, created: int) -> None:
+    def __init__(self, created: int, due: int = 0) -> None:
         self.items: deque[tuple[Any, Any]] = deque()  # (handle, owner task or None)
         self.created = created
-        self.hold = 0  # not before this step (random-delay)
+        self.round = due  # the loop iteration it runs in (random-delay may push it later)
 
 
 class Strategy:
@@ -130,10 +133,11 @@ class Strategy:
         self.spec = spec
         self.rng = random.Random(seed)
 
-    def new_batch(self, batch: Batch, step: int) -> None:
-        """Called once for each batch as it is made."""
+    def new_batch(self, batch: Batch, due: int) -> None:
+        """Called once for each batch as it is made, due in loop iteration ``due``."""
 
     def pick(self, batches: list[Batch], step: int) -> int:
+        """Which of the batches due in this iteration (oldest first) runs its next callback."""
         return 0
 
 
@@ -145,15 +149,12 @@ class RandomDelay(Strategy):
         self.p = spec.get("p")
         self.hold = int(spec.get("hold"))
 
-    def new_batch(self, batch: Batch, step: int) -> None:
+    def new_batch(self, batch: Batch, due: int) -> None:
         if self.rng.random() < self.p:
-            batch.hold = step + self.rng.randint(1, self.hold)
+            batch.round = due + self.rng.randint(1, self.hold)
 
     def pick(self, batches: list[Batch], step: int) -> int:
-        for index, batch in enumerate(batches):
-            if batch.hold <= step:
-                return index
-        return min(range(len(batches)), key=lambda i: batches[i].hold)
+        return 0
 
 
 class PCT(Strategy):
