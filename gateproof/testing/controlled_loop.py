@@ -52,7 +52,6 @@ from gateproof.testing.virtual_time import VirtualTimeLoop
 __all__ = ["ControlledLoop", "controlled_loop_factory"]
 
 _MAX_SELECT_TIMEOUT = 24 * 3600  # as asyncio's own loop
-PATIENCE = 12  # steps a ready batch may be passed over before it runs regardless
 
 
 class ControlledLoop(VirtualTimeLoop):

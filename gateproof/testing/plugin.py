@@ -98,7 +98,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="STRATEGY[:d=N]",
         help="run asyncio tests on a controlled loop: pct[:d=N,k=STEPS], "
-        "random-delay[:p=P,hold=STEPS] or plain (seeded, replayable)",
+        "random-delay[:p=P,hold=N] or plain (seeded, replayable)",
     )
     group.addoption(
         "--schedules",
