@@ -14,8 +14,11 @@ Lines are JSON objects with an ``event`` field:
   and ``ids``, their node ids (what a restart after a crash has left to run);
 * ``collect_error``: ``nodeid``, ``message``;
 * ``report``: ``nodeid``, ``when`` (setup, call, teardown, or ``???`` for a
-  crashed xdist worker), ``outcome``, ``duration``, ``xfail``, and for a failed
-  phase ``failure``: ``{"type", "location", "message"}``;
+  crashed xdist worker), ``outcome``, ``duration``, ``xfail``, for a failed
+  phase ``failure``: ``{"type", "location", "message"}``, and for a test that
+  ran on gateproof's loop ``loop``: what the loop did (``clock``,
+  ``virtual_seconds``, ``real_waits``; under ``--explore`` also ``strategy``,
+  ``schedule``, ``tasks``, ``steps``);
 * ``finish``: ``exitstatus``.
 """
 
@@ -32,6 +35,7 @@ from reports.signature import exception_type, short_message, type_from_crash_lin
 # The name gateproof.testing.plugin registers its shuffled loop under. Spelled out, not
 # imported: reports/ imports nothing from gateproof/ (a test keeps the two equal).
 SHUFFLE_PLUGIN_NAME = "gateproof-shuffle-loop"
+LOOP_PROPERTY = "gateproof_loop"  # the user property the plugin puts on a call report
 
 _FAILURE_ATTR = "gateproof_failure"
 
@@ -157,6 +161,9 @@ class ResultWriter:
         }
         if report.failed:
             record["failure"] = failure_from_report(report)
+        loop = dict(report.user_properties).get(LOOP_PROPERTY)
+        if isinstance(loop, dict):
+            record["loop"] = loop
         self._write(event="report", **record)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -20,7 +20,14 @@ Top level
     (``nodeid``, ``message``), ``tests``, ``lost_runs`` (expected runs with no
     result; null when the expected number is unknown), ``lost_because`` (why,
     null when none were lost), ``restarts`` (one per new pytest started after a
-    crash: ``after_runs``, ``because``, ``left``).
+    crash: ``after_runs``, ``because``, ``left``), ``virtual_time`` (``tests``
+    that ran on virtual time, ``real_time_tests`` that ran on gateproof's loop
+    with the real clock, ``virtual_seconds`` of timer waits skipped,
+    ``real_waits`` that kept real time because real I/O was pending),
+    ``exploration`` (null unless ``--explore``: ``strategy``,
+    ``schedules_per_test``, ``runs``, ``distinct_schedules``, and for ``pct``
+    ``depth`` and ``pct_bound``, the least probability, over the weakest
+    test's runs, of finding a bug of depth <= d).
 Per test (``tests``, failing tests first)
     ``nodeid`` (pytest-repeat's ``I-N`` removed, the user's parameters kept),
     ``runs``, ``passed``, ``failed`` (the test body failed), ``errors`` (a
@@ -29,7 +36,11 @@ Per test (``tests``, failing tests first)
     was skipped), ``upper_bound_95`` (exact one-sided Clopper-Pearson bound
     on the failure probability), ``consecutive_passes``, ``seconds`` (time
     spent in the test over all its runs: what to trim when the run is too
-    slow) and ``signatures``:
+    slow), ``clock`` (``virtual``, ``real``, ``mixed``, or null when no run
+    was on gateproof's loop), ``virtual_seconds``, ``real_waits``,
+    ``exploration`` (under ``--explore``: ``strategy``, ``runs``,
+    ``distinct_schedules``, ``tasks``, ``steps``, and for ``pct`` ``depth``,
+    ``pct_bound_per_run``, ``pct_bound``) and ``signatures``:
     one per exception type and location, most frequent first, with
     ``type``, ``location`` (``file:line``), ``phases``, ``count`` and one
     example ``message``; ``failed_runs`` (the first failing repetitions, with
@@ -47,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.binomial import upper_bound
-from reports.nodeid import repetition, strip_repetition
+from reports.nodeid import repetition, test_of
 
 CONFIDENCE = 0.95
 _LISTED_IN_VERDICT = 5
@@ -63,6 +74,7 @@ class _Run:
     failures: list[dict[str, str]] = field(default_factory=list)
     finished: bool = False
     seconds: float = 0.0
+    loop: dict[str, Any] | None = None  # what gateproof's loop did, when the test ran on it
 
     def outcome(self) -> str | None:
         """passed, failed, error or skipped; None for a run cut off before its result."""
@@ -95,6 +107,8 @@ def assemble_runs(records: Iterable[Mapping[str, Any]]) -> list[_Run]:
         run.seconds += float(record.get("duration") or 0.0)
         if record.get("failure"):
             run.failures.append({**record["failure"], "phase": when})
+        if isinstance(record.get("loop"), dict):
+            run.loop = record["loop"]
         if when in ("teardown", "???"):
             run.finished = True
     return runs
@@ -145,7 +159,7 @@ def summarize_tests(
         if outcome is None:
             continue
         index = repetition(run.nodeid, repeated) or arrival + 1
-        grouped.setdefault(strip_repetition(run.nodeid, repeated), []).append((index, outcome, run))
+        grouped.setdefault(test_of(run.nodeid, repeated), []).append((index, outcome, run))
     tests = []
     for nodeid, items in grouped.items():
         tally = Counter(outcome for _, outcome, _ in items)
@@ -163,6 +177,7 @@ def summarize_tests(
                 "upper_bound_95": upper_bound(bad, trials, CONFIDENCE) if trials else None,
                 "consecutive_passes": _consecutive([(i, o) for i, o, _ in items]),
                 "seconds": round(sum(run.seconds for _, _, run in items), 3),
+                **_loop_fields([run.loop for _, _, run in items]),
                 "signatures": _signatures([f for _, _, run in items for f in run.failures]),
                 "failed_runs": [
                     {
@@ -177,6 +192,52 @@ def summarize_tests(
         )
     tests.sort(key=lambda t: (-(t["failed"] + t["errors"]), t["nodeid"]))
     return tests
+
+
+def _loop_fields(loops: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Which clock a test's runs had, the time skipped, and the schedules explored.
+
+    ``clock``: ``virtual`` (every run on gateproof's loop had the virtual clock),
+    ``real``, ``mixed``, or null (no run was on gateproof's loop: not an asyncio
+    test, or the loop was not asked for).
+    """
+    seen = [loop for loop in loops if loop]
+    clocks = {loop.get("clock") for loop in seen}
+    clock = None if not clocks else clocks.pop() if len(clocks) == 1 else "mixed"
+    fields: dict[str, Any] = {
+        "clock": clock,
+        "virtual_seconds": round(sum(loop.get("virtual_seconds", 0.0) for loop in seen), 3),
+        "real_waits": sum(loop.get("real_waits", 0) for loop in seen),
+    }
+    explored = [loop for loop in seen if loop.get("schedule")]
+    if explored:
+        strategy = explored[0].get("strategy", "")
+        tasks = max(loop.get("tasks", 0) for loop in explored)
+        steps = max(loop.get("steps", 0) for loop in explored)
+        fields["exploration"] = {
+            "strategy": strategy,
+            "runs": len(explored),
+            "distinct_schedules": len({loop["schedule"] for loop in explored}),
+            "tasks": tasks,
+            "steps": steps,
+            **pct_guarantee(strategy, tasks, len(explored)),
+        }
+    return fields
+
+
+def pct_guarantee(strategy: str, tasks: int, runs: int) -> dict[str, Any]:
+    """PCT's bound for bugs of depth <= d: per run 1/(n*k^(d-1)), and over ``runs`` runs."""
+    name, _, rest = strategy.partition(":")
+    if name != "pct":
+        return {}
+    params = dict(part.split("=", 1) for part in rest.split(",") if "=" in part)
+    depth, k = int(float(params.get("d", 2))), int(float(params.get("k", 1)))
+    per_run = 1.0 / (max(tasks, 1) * k ** (depth - 1))
+    return {
+        "depth": depth,
+        "pct_bound_per_run": per_run,
+        "pct_bound": 1.0 - (1.0 - per_run) ** runs,
+    }
 
 
 def _percent(fraction: float) -> str:
@@ -260,6 +321,8 @@ def build_report(
         "lost_runs": lost,
         "lost_because": lost_because if lost or not complete else None,
         "restarts": meta.pop("restarts", []),
+        "virtual_time": _virtual_time(tests),
+        "exploration": _exploration(tests, meta.pop("schedules", None)),
         **meta,
         "collection_errors": errors,
         "tests": tests,
@@ -267,6 +330,61 @@ def build_report(
     report["passed_all"] = complete and bool(judged) and totals["failed"] + totals["errors"] == 0
     report["verdict"] = verdict(report)
     return report
+
+
+def _virtual_time(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which tests ran on virtual time, which on the real clock, and the time skipped."""
+    return {
+        "tests": [t["nodeid"] for t in tests if t["clock"] == "virtual"],
+        "real_time_tests": [t["nodeid"] for t in tests if t["clock"] in ("real", "mixed")],
+        "virtual_seconds": round(sum(t["virtual_seconds"] for t in tests), 3),
+        "real_waits": sum(t["real_waits"] for t in tests),
+    }
+
+
+def _exploration(tests: list[dict[str, Any]], schedules: int | None) -> dict[str, Any] | None:
+    """The schedules explored over the whole run; null when no test ran under --explore."""
+    explored = [t["exploration"] for t in tests if t.get("exploration")]
+    if not explored:
+        return None
+    summary: dict[str, Any] = {
+        "strategy": explored[0]["strategy"],
+        "schedules_per_test": schedules,
+        "runs": sum(e["runs"] for e in explored),
+        "distinct_schedules": sum(e["distinct_schedules"] for e in explored),
+    }
+    if "pct_bound" in explored[0]:
+        summary["depth"] = explored[0]["depth"]
+        summary["pct_bound"] = min(e["pct_bound"] for e in explored)  # the weakest test's
+    return summary
+
+
+def _exploration_line(report: Mapping[str, Any]) -> list[str]:
+    explored = report.get("exploration")
+    if not explored:
+        return []
+    line = (
+        f"- Schedules: {explored['strategy']}, {explored['distinct_schedules']} distinct "
+        f"schedules in {explored['runs']} runs"
+    )
+    if "pct_bound" in explored:
+        line += (
+            f"; a bug of depth <= {explored['depth']} in any test is found with probability "
+            f">= {_percent(explored['pct_bound'])} (PCT's bound, the weakest test's)"
+        )
+    return [line]
+
+
+def _clock_line(report: Mapping[str, Any]) -> list[str]:
+    clocks = report.get("virtual_time")
+    if not clocks or not (clocks["tests"] or clocks["real_time_tests"]):
+        return []
+    return [
+        f"- Clock: {len(clocks['tests'])} tests on virtual time "
+        f"({clocks['virtual_seconds']:.1f} s of timer waits skipped), "
+        f"{len(clocks['real_time_tests'])} on the real clock; {clocks['real_waits']} waits "
+        f"kept real time for pending I/O"
+    ]
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
@@ -295,6 +413,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         ),
         f"- Wall time: {wall:.1f} s" if wall is not None else "- Wall time: unknown",
         f"- Seeds: {seeds}",
+        *_clock_line(report),
+        *_exploration_line(report),
         f"- Command: `{report.get('command', '')}`",
         f"- gateproof {report.get('gateproof_version', '?')}",
         "",
@@ -307,8 +427,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "## Tests",
         "",
         "| Test | Runs | Passed | Failed | Errors | Skipped | Flake rate | 95% upper bound "
-        "| Time (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Time (s) | Clock |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for test in report["tests"]:
         rate = "n/a" if test["flake_rate"] is None else _percent(test["flake_rate"])
@@ -316,7 +436,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         name = test["nodeid"].replace("|", "\\|")
         lines.append(
             f"| `{name}` | {test['runs']} | {test['passed']} | {test['failed']} | "
-            f"{test['errors']} | {test['skipped']} | {rate} | {bound} | {test['seconds']:.1f} |"
+            f"{test['errors']} | {test['skipped']} | {rate} | {bound} | {test['seconds']:.1f} | "
+            f"{test.get('clock') or '-'} |"
         )
     failing = [t for t in report["tests"] if t["signatures"]]
     if failing:

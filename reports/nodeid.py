@@ -5,6 +5,11 @@ appended after the user's own parameters: ``test_a[3-100]``,
 ``test_b[fast-3-100]``. A flakiness report groups the repetitions of one test
 and must keep the user's parametrization apart, so only that last ``I-N`` is
 removed, and only when tests were actually repeated.
+
+Under ``--explore ... --schedules N`` gateproof's plugin runs each test under
+N schedules, as ids ``scheduleI`` placed first among the parameters
+(``test_a[schedule2-3-100]``); :func:`test_of` removes both, since every
+schedule is one more run of the same test.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import re
 
 _REPEAT_ID = re.compile(r"(?:^|-)(\d+)-(\d+)$")
+SCHEDULE_ID = "schedule"  # spelled as gateproof.testing.plugin spells it (a test keeps them equal)
+_SCHEDULE_PART = re.compile(rf"^{SCHEDULE_ID}\d+(?:-|$)")
 
 
 def _split(nodeid: str) -> tuple[str, str] | None:
@@ -57,3 +64,24 @@ def repetition(nodeid: str, repeated: bool = True) -> int | None:
     """Which repetition (1-based) a node id is, or None when it carries no repeat id."""
     found = _repeat_match(nodeid, repeated)
     return None if found is None else int(found[2].group(1))
+
+
+def strip_schedule(nodeid: str) -> str:
+    """The node id without the plugin's ``scheduleI`` parameter, if it carries one.
+
+    >>> strip_schedule("t.py::test_a[schedule3-fast]")
+    't.py::test_a[fast]'
+    """
+    parts = _split(nodeid)
+    if parts is None:
+        return nodeid
+    base, params = parts
+    rest = _SCHEDULE_PART.sub("", params, count=1)
+    if rest == params:
+        return nodeid
+    return f"{base}[{rest}]" if rest else base
+
+
+def test_of(nodeid: str, repeated: bool = True) -> str:
+    """The test a run belongs to: repetition and schedule ids removed."""
+    return strip_schedule(strip_repetition(nodeid, repeated))

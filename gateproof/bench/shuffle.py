@@ -1,20 +1,27 @@
-"""`gateproof bench shuffle`: how much schedule shuffling helps repeated runs catch races.
+"""`gateproof bench shuffle`: how much each schedule strategy helps repeated runs catch races.
 
 A deterministic asyncio test runs the same schedule every time on the default
 loop, so repeating it 100 times explores one interleaving, 100 times. This
 benchmark runs race-sensitive scenarios against the legacy pool (each is a
 small program a stress test would contain, over a grid of pool sizes and
-client counts) N times on each of three loops: the default loop, the
-shuffled loop as it was (the whole ready queue shuffled: *before*), and the
-shuffled loop as it is (only independent batches reordered: *after*; seeds
-``seed .. seed+N-1`` for both). It prints, per configuration and per
-scenario, how many runs caught a defect and the detection rate per run.
+client counts) N times on each loop: the default loop (*plain*), the shuffled
+loop as it was (the whole ready queue shuffled: *before*), the shuffled loop
+as it is (only independent batches reordered: *after*), and the controlled
+loop on virtual time with PCT at depth 2 (*pct*) and 3 (*pct3*) and with
+random delays (*delay*); seeds ``seed .. seed+N-1``. It prints, per
+configuration and per scenario, how many runs caught a defect, the detection
+rate per run (also over the configurations where the defect can show at all,
+and per run of the whole grid), and the wall time per run.
 
 The controls are correct pools that must never fail: the reference pool, and a
 pool on ``asyncio.Condition`` that is FIFO only because ``notify_all`` wakes
 its waiters in order. The *before* loop reorders those wake-ups and fails it
-(false positives); the *after* loop must fail neither control, or the command
-exits 1.
+(false positives); every other shuffling loop must fail neither control, or
+the command exits 1.
+
+Last, the timing race of ``tests/foreign/timed_pool`` (a release landing
+between a waiter's timeout and its clean-up, a race of depth 2) is run as its
+own test ``--foreign-runs`` times under each loop, through pytest.
 """
 
 from __future__ import annotations
@@ -34,7 +41,10 @@ if TYPE_CHECKING:  # asyncio and the harness load when a run starts, not with th
 
 CANDIDATE = "reference.legacy.pool:LegacyPool"
 CONDITION_POOL = "gateproof.bench._condition_pool:ConditionPool"
-LOOPS = ("plain", "before", "after")  # default loop; whole queue shuffled; batches shuffled
+# default loop; whole queue shuffled; batches shuffled; then the controlled loop's strategies
+LOOPS = ("plain", "before", "after", "pct", "pct3", "delay")
+STRATEGY_OF = {"pct": "pct:d=2", "pct3": "pct:d=3", "delay": "random-delay"}
+CHECKED = ("after", "pct", "pct3", "delay")  # loops that must never fail a correct pool
 RUN_TIMEOUT = 0.5  # seconds; a run still going then has lost a wake-up
 Program = Callable[..., Awaitable[None]]
 
@@ -186,6 +196,8 @@ def run_once(
     config = {"max_capacity": params.pop("max_capacity"), "acquire_timeout": RUN_TIMEOUT * 2}
 
     async def main() -> None:
+        # a failed run leaves sibling tasks with exceptions nobody reads: not news here
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: None)
         harness = PoolHarness(factory, ScalingConfig(**config))
         try:
             async with asyncio.timeout(RUN_TIMEOUT):
@@ -222,28 +234,42 @@ class Tally:
         return self.failures[0] if self.failures else None
 
 
-def loops(kind: str, seed: int, runs: int) -> Iterator[tuple[int, Callable[[], Any]]]:
-    """Run numbers with their loop factories: ``plain``, ``before`` or ``after``."""
+def loops(
+    kind: str, seed: int, runs: int, k: int | None = None
+) -> Iterator[tuple[int, Callable[[], Any]]]:
+    """Run numbers with their loop factories, one of :data:`LOOPS`.
+
+    ``k``: the PCT step window (default: the strategy's own).
+    """
     import asyncio
 
+    from gateproof.testing.controlled_loop import controlled_loop_factory
     from gateproof.testing.shuffle import loop_factory
 
+    spec = STRATEGY_OF.get(kind)
+    if spec is not None and spec.startswith("pct") and k is not None:
+        spec += f",k={k}"
     for run in range(1, runs + 1):
         if kind == "plain":
             yield run, asyncio.new_event_loop
+        elif spec is not None:
+            yield run, controlled_loop_factory(spec, seed + run - 1)
         else:
             yield run, loop_factory(seed + run - 1, keep_batches=kind == "after")
 
 
 def measure(
-    factory: Any, scenario: Scenario, params: dict[str, Any], runs: int, seed: int
-) -> dict[str, Tally]:
-    """One configuration on every kind of loop."""
+    factory: Any, scenario: Scenario, params: dict[str, Any], runs: int, seed: int, k: int | None
+) -> tuple[dict[str, Tally], dict[str, float]]:
+    """One configuration on every kind of loop; the tallies and the wall seconds per kind."""
     tallies = {kind: Tally() for kind in LOOPS}
+    seconds = dict.fromkeys(LOOPS, 0.0)
     for kind, tally in tallies.items():
-        for run, loop in loops(kind, seed, runs):
+        started = time.perf_counter()
+        for run, loop in loops(kind, seed, runs, k):
             tally.add(run, run_once(factory, scenario.program, params, loop))
-    return tallies
+        seconds[kind] = time.perf_counter() - started
+    return tallies, seconds
 
 
 # -- output ------------------------------------------------------------------------
@@ -252,10 +278,6 @@ def measure(
 def _label(params: dict[str, Any]) -> str:
     shown = {k: v for k, v in params.items() if k not in ("careful", "calls")}
     return " ".join(f"{key}={value}" for key, value in shown.items())
-
-
-def _first(tally: Tally) -> str:
-    return str(tally.first) if tally.first is not None else "-"
 
 
 def _rate(failed: int, runs: int) -> str:
@@ -276,78 +298,153 @@ def run(args: argparse.Namespace) -> int:
         "reference pool": load_pool_factory(DEFAULT_POOL_IMPL),
         "Condition pool": load_pool_factory(CONDITION_POOL),
     }
-    runs, seed = args.runs, args.seed
+    runs, seed, k = args.runs, args.seed, args.k
     started = time.perf_counter()
     print(
         f"gateproof bench shuffle: {args.pool_impl}, {runs} runs per configuration on each "
-        f"loop: plain, before (whole queue shuffled), after (independent batches shuffled); "
-        f"shuffle seeds {seed}..{seed + runs - 1}"
+        f"loop: plain; before (whole queue shuffled); after (independent batches shuffled); "
+        f"the controlled loop on virtual time with pct (d=2), pct3 (d=3) and delay "
+        f"(random-delay); seeds {seed}..{seed + runs - 1}"
+        + (f"; PCT step window k={k}" if k else "")
     )
-    summary: list[tuple[str, int, dict[str, int], dict[str, int]]] = []
+    header = "  ".join(f"{kind:>8}" for kind in LOOPS)
+    summary: list[tuple[str, int, dict[str, int], dict[str, int], dict[str, int]]] = []
+    seconds = dict.fromkeys(LOOPS, 0.0)
     false: dict[str, dict[str, int]] = {name: dict.fromkeys(LOOPS, 0) for name in controls}
     control_runs = 0
+    feasibles: dict[str, int] = {}
     for scenario in SCENARIOS:
         print(f"\n{scenario.name}: {scenario.defect}")
-        print(
-            f"  {'configuration':<36} {'plain failed':>14} {'before failed':>14} "
-            f"{'after failed':>14}  first failing run (plain / before / after)"
-        )
-        caught = dict.fromkeys(LOOPS, 0)
+        print(f"  {'configuration (failed runs of ' + str(runs) + ')':<36} {header}")
         failed = dict.fromkeys(LOOPS, 0)
+        feasible_failed = dict.fromkeys(LOOPS, 0)  # over configurations where any loop caught it
+        grid_runs: dict[str, set[int]] = {kind: set() for kind in LOOPS}
+        feasible = 0
         signatures: Counter[str] = Counter()
         for params in scenario.grid:
-            tallies = measure(candidate, scenario, params, runs, seed)
+            tallies, took = measure(candidate, scenario, params, runs, seed, k)
+            if any(tally.failures for tally in tallies.values()):
+                feasible += 1
+                for kind, tally in tallies.items():
+                    feasible_failed[kind] += len(tally.failures)
+            for kind, tally in tallies.items():
+                grid_runs[kind].update(tally.failures)
             print(
                 f"  {_label(params):<36} "
-                + " ".join(f"{_rate(len(tallies[k].failures), runs):>14}" for k in LOOPS)
-                + "  "
-                + " / ".join(_first(tallies[k]) for k in LOOPS)
+                + "  ".join(f"{len(tallies[kind].failures):>8}" for kind in LOOPS)
             )
             for kind, tally in tallies.items():
-                caught[kind] += bool(tally.failures)
                 failed[kind] += len(tally.failures)
                 signatures += tally.signatures
+                seconds[kind] += took[kind]
             control_runs += runs
             for name, factory in controls.items():
-                for kind in ("before", "after"):
-                    for _, loop in loops(kind, seed, runs):
+                for kind in ("before", *CHECKED):
+                    for _, loop in loops(kind, seed, runs, k):
                         false[name][kind] += (
                             run_once(factory, scenario.program, params, loop) is not None
                         )
-        configs = len(scenario.grid)
-        print(
-            "  caught in " + ", ".join(f"{caught[k]}/{configs} configurations {k}" for k in LOOPS)
-        )
         if signatures:
             seen = signatures.most_common(3)
             print("  failures seen: " + "; ".join(f"{text} ({n})" for text, n in seen))
-        summary.append((scenario.name, configs, caught, failed))
+        grid = {kind: len(runs_caught) for kind, runs_caught in grid_runs.items()}
+        summary.append((scenario.name, len(scenario.grid), failed, grid, feasible_failed))
+        print(f"  the defect can show in {feasible} of {len(scenario.grid)} configurations")
+        feasibles[scenario.name] = feasible
 
-    print("\nsummary (detection rate per run: the chance that one run catches the defect)")
+    total_runs = sum(configs for _, configs, *_ in summary) * runs
     print(
-        f"  {'scenario':<24} {'plain':>8} {'before':>8} {'after':>8} "
-        f"{'after/plain':>12} {'after/before':>13}"
+        "\nsummary (detection rate per run: the chance that one run of a configuration catches "
+        "the defect; over the configurations where any loop ever caught it; and per run of the "
+        "whole grid, as one run of a suite holding every configuration)"
     )
-    for name, configs, _, failed in summary:
-        rate = {kind: failed[kind] / (configs * runs) for kind in LOOPS}
+    print(f"  {'scenario':<24} {header}")
+    for name, configs, failed, grid, feasible_failed in summary:
         print(
             f"  {name:<24} "
-            + " ".join(f"{rate[k]:>8.0%}" for k in LOOPS)
-            + f" {_ratio(rate['after'], rate['plain']):>12} "
-            + f"{_ratio(rate['after'], rate['before']):>13}"
+            + "  ".join(f"{failed[kind] / (configs * runs):>8.0%}" for kind in LOOPS)
         )
-    print("\ncontrols (false positives: correct pools failed)")
+        if feasibles[name]:
+            print(
+                f"  {'  where it can show':<24} "
+                + "  ".join(
+                    f"{feasible_failed[kind] / (feasibles[name] * runs):>8.0%}" for kind in LOOPS
+                )
+            )
+        print(f"  {'  per grid run':<24} " + "  ".join(f"{grid[k] / runs:>8.0%}" for k in LOOPS))
+    print(
+        f"  {'wall ms per run':<24} "
+        + "  ".join(f"{1000 * seconds[kind] / total_runs:>8.2f}" for kind in LOOPS)
+    )
+    print("\ncontrols (false failures: correct pools failed)")
     for name, counts in false.items():
         print(
-            f"  {name}: before failed {counts['before']} of {control_runs} runs, "
-            f"after failed {counts['after']} of {control_runs}"
+            f"  {name}: "
+            + ", ".join(f"{kind} {counts[kind]} of {control_runs}" for kind in ("before", *CHECKED))
         )
+    _foreign_race(args.foreign_runs, seed)
     print(f"wall time {time.perf_counter() - started:.1f}s")
-    return 0 if all(counts["after"] == 0 for counts in false.values()) else 1
+    return 0 if all(counts[kind] == 0 for counts in false.values() for kind in CHECKED) else 1
 
 
-def _ratio(numerator: float, denominator: float) -> str:
-    return f"{numerator / denominator:.1f}x" if denominator else "inf"
+FOREIGN_RACE = "tests/foreign/timed_pool/tests/test_pool_timeouts.py"
+FOREIGN_LOOPS = {
+    "plain": ["--explore", "plain"],
+    "after": ["--shuffle-loop"],
+    "pct": ["--explore", "pct:d=2"],
+    "pct3": ["--explore", "pct:d=3"],
+    "delay": ["--explore", "random-delay"],
+}
+
+
+def _foreign_race(runs: int, seed: int) -> None:
+    """coldpool's timeout race (depth 2), run as its own test under each loop, ``runs`` times."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if runs < 1:
+        return
+    if not Path(FOREIGN_RACE).exists():
+        print(f"\nforeign timing race: {FOREIGN_RACE} not found (run from the repository root)")
+        return
+    print(
+        f"\nforeign timing race ({FOREIGN_RACE}: a release landing between a waiter's "
+        f"timeout and its clean-up), {runs} runs of the test per loop, seed {seed}"
+    )
+    for kind, options in FOREIGN_LOOPS.items():
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            FOREIGN_RACE,
+            f"--count={runs}",
+            "-q",
+            "--tb=no",
+            "-p",
+            "no:cacheprovider",
+            # plugins the run does not use; schemathesis imports modules at session end,
+            # which Python 3.11.7's ast can crash on after many failed runs
+            "-p",
+            "no:schemathesis",
+            "-p",
+            "no:locust",
+            *options,
+            f"--shuffle-seed={seed}",
+        ]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        took = time.perf_counter() - started
+        found = re.search(r"(\d+) failed", done.stdout)
+        if found is None and not re.search(r"\d+ passed", done.stdout):
+            print(f"  {kind:<8} pytest did not finish (exit {done.returncode})")
+            continue
+        failed = int(found.group(1)) if found else 0
+        print(
+            f"  {kind:<8} caught in {_rate(failed, runs):>14} of single runs; "
+            f"{1000 * took / runs:.1f} ms per run (pytest start-up included)"
+        )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -361,6 +458,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--runs", type=int, default=50, help="runs per configuration and loop (default 50)"
     )
     parser.add_argument("--seed", type=int, default=0, help="first shuffle seed (default 0)")
+    parser.add_argument(
+        "--foreign-runs",
+        type=int,
+        default=200,
+        metavar="N",
+        help="runs of the foreign pool's timing race per loop (default 200; 0 skips it)",
+    )
+    parser.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="PCT's step window (default: the strategy's own, 60)",
+    )
     parser.add_argument(
         "--pool-impl",
         default=CANDIDATE,

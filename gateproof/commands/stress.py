@@ -12,13 +12,18 @@ goes to ``pytest.log`` beside them.
 asyncio tests run on gateproof's shuffled event loop by default (``--no-shuffle``
 opts out): each repetition gets its own schedule, derived from the run's seed
 and its test id, and every failing repetition is listed in the report with the
-command that replays that one repetition. Hypothesis tests that take the
-``repetition_seed`` fixture replay with it. pytest runs with ``--tb=line``:
-the report's failure messages come from the exception itself, and the long
-traceback styles parse source with ``ast`` where Python 3.11.7 can crash
-(``SystemError: AST constructor recursion depth mismatch``) when a
-pytest-timeout signal lands; pass ``-- --tb=short`` to get them back. If pytest
-crashes part way (an internal error, a killed process), the runs not done yet
+command that replays that one repetition. The loop runs on virtual time
+(``--real-time`` opts out): timer waits are skipped, waits on real I/O keep real
+time, and the report says which tests ran on which clock. ``--explore
+STRATEGY[:d=N]`` runs them on the controlled loop instead (``pct``,
+``random-delay``, ``plain``), ``--schedules N`` each under N schedules, and the
+report counts the distinct schedules and, for ``pct``, gives its bound.
+Hypothesis tests that take the ``repetition_seed`` fixture replay with it.
+pytest runs with ``--tb=line``: the report's failure messages come from the
+exception itself, and the long traceback styles parse source with ``ast``
+where Python 3.11.7 can crash (``SystemError: AST constructor recursion depth
+mismatch``) when a pytest-timeout signal lands; pass ``-- --tb=short`` to get
+them back. If pytest crashes part way (an internal error, a killed process), the runs not done yet
 are started again in a new pytest, as long as the last attempt made progress;
 the report says how many runs were lost and why (``lost_runs``,
 ``lost_because``, ``restarts``).
@@ -106,6 +111,15 @@ def _timeout(text: str) -> float:
     return value
 
 
+def _explore(text: str) -> str:
+    from gateproof.testing.schedules import parse_explore
+
+    try:
+        return parse_explore(text).text
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "stress",
@@ -160,6 +174,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run asyncio tests on the default event loop (default: a shuffled loop, "
         "one schedule per repetition, replayable from the report)",
     )
+    parser.add_argument(
+        "--real-time",
+        action="store_true",
+        help="keep the real clock (default: virtual time on gateproof's loop: timer waits "
+        "are skipped, waits on real I/O keep real time)",
+    )
+    parser.add_argument(
+        "--explore",
+        type=_explore,
+        default=None,
+        metavar="STRATEGY[:d=N]",
+        help="run asyncio tests on the controlled loop: pct[:d=N,k=STEPS], "
+        "random-delay[:p=P,hold=N] or plain (default: the shuffled loop)",
+    )
+    parser.add_argument(
+        "--schedules",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="with --explore: run each test under N schedules per repetition (default 1)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     parser.set_defaults(func=run, pytest_args=[])
 
@@ -177,6 +212,21 @@ class StressPlan:
     pytest_args: list[str] = field(default_factory=list)
     shuffle: bool = True  # asyncio tests on the shuffled loop, when gateproof's plugin is there
     shuffle_seed: int | None = None  # the run's schedule seed (default: ``seed``, else drawn)
+    real_time: bool = False  # gateproof's loop keeps the real clock
+    explore: str | None = None  # the controlled loop's strategy, canonical (``pct:d=2,k=60``)
+    schedules: int = 1
+
+    def loop_options(self) -> list[str]:
+        """The plugin options that pick the loop and its clock (the seed apart)."""
+        if self.explore is not None:
+            options = ["--explore", self.explore]
+            if self.schedules > 1:
+                options.append(f"--schedules={self.schedules}")
+        elif self.shuffle:
+            options = ["--shuffle-loop"]
+        else:
+            return []
+        return [*options, "--real-time"] if self.real_time else options
 
     @property
     def results_path(self) -> Path:
@@ -237,8 +287,8 @@ def pytest_command(plan: StressPlan, *, shuffle_seed: bool = False) -> list[str]
     if plan.seed is not None:
         command.append(f"--hypothesis-seed={plan.seed}")
     schedule = plan.shuffle_seed if plan.shuffle_seed is not None else plan.seed
-    if shuffle_seed and plan.shuffle:
-        command.append("--shuffle-loop")
+    if shuffle_seed:
+        command += plan.loop_options()
     if shuffle_seed and schedule is not None:
         command.append(f"--shuffle-seed={schedule}")
     return [*command, *plan.pytest_args]
@@ -252,7 +302,7 @@ def replay_command(plan: StressPlan, nodeid: str, shuffle_seed: int | None) -> s
     if plan.seed is not None:
         command.append(f"--hypothesis-seed={plan.seed}")
     if shuffle_seed is not None:
-        command += ["--shuffle-loop", f"--shuffle-seed={shuffle_seed}"]
+        command += [*plan.loop_options(), f"--shuffle-seed={shuffle_seed}"]
     return shlex.join([*command, *plan.pytest_args])
 
 
@@ -466,8 +516,21 @@ def run(args: argparse.Namespace) -> int:
         pytest_args=list(args.pytest_args),
     )
     plan.shuffle = not getattr(args, "no_shuffle", False)
+    plan.real_time = getattr(args, "real_time", False)
+    plan.explore = getattr(args, "explore", None)
+    plan.schedules = getattr(args, "schedules", 1)
+    if plan.schedules > 1 and plan.explore is None:
+        raise UsageError("--schedules needs --explore STRATEGY (e.g. --explore pct:d=2)")
+    if plan.explore is not None and not plan.shuffle:
+        raise UsageError("--explore picks the loop itself; drop --no-shuffle")
     check_paths(plan.paths, cwd)
-    offered = (plan.shuffle or plan.seed is not None) and offers_shuffle_seed(plan.paths, cwd)
+    wants_loop = plan.shuffle or plan.explore is not None
+    offered = (wants_loop or plan.seed is not None) and offers_shuffle_seed(plan.paths, cwd)
+    if plan.explore is not None and not offered:
+        raise UsageError(
+            "--explore needs gateproof's pytest plugin in the tree's pytest "
+            "(it is loaded when gateproof is installed in the interpreter that runs pytest)"
+        )
     if offered and plan.shuffle:
         from gateproof.testing.shuffle import new_seed
 
@@ -498,13 +561,40 @@ def run(args: argparse.Namespace) -> int:
         wall_seconds=round(outcome.wall_seconds, 3),
         workers=plan.workers,
         paths=plan.paths,
+        schedules=plan.schedules if plan.explore is not None else None,
         started_at=started_at,
         gateproof_version=__version__,
     )
     json_path, md_path = write_report(report, plan.out)
     print(report["verdict"])
+    for line in schedule_lines(report):
+        print(line)
     print(f"report: {md_path} and {json_path.name}; pytest output: {plan.log_path}")
     return _exit_status(report, outcome, plan, finished=finished)
+
+
+def schedule_lines(report: dict[str, Any]) -> list[str]:
+    """What the clock and the exploration did, beside the verdict's flake bound."""
+    lines = []
+    clocks = report.get("virtual_time") or {}
+    if clocks.get("tests"):
+        lines.append(
+            f"virtual time: {len(clocks['tests'])} tests, {clocks['virtual_seconds']:.1f} s of "
+            f"timer waits skipped; {len(clocks['real_time_tests'])} tests on the real clock"
+        )
+    explored = report.get("exploration")
+    if explored:
+        line = (
+            f"schedules: {explored['distinct_schedules']} distinct in {explored['runs']} runs "
+            f"({explored['strategy']})"
+        )
+        if "pct_bound" in explored:
+            line += (
+                f"; PCT: a bug of depth <= {explored['depth']} in any test is met with "
+                f"probability >= {100 * explored['pct_bound']:.3g}%"
+            )
+        lines.append(line)
+    return lines
 
 
 def _crashed(outcome: PytestRun) -> bool:

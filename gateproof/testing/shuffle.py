@@ -37,6 +37,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from gateproof.testing.virtual_time import VirtualTimeLoop
+
 __all__ = [
     "ShuffledEventLoop",
     "loop_factory",
@@ -46,16 +48,19 @@ __all__ = [
 ]
 
 
-class ShuffledEventLoop(asyncio.SelectorEventLoop):
+class ShuffledEventLoop(VirtualTimeLoop):
     """A selector event loop that shuffles the order of independent ready batches.
 
     ``keep_batches=False`` shuffles the whole ready queue instead, as gateproof
     did before: it also meets orders no real loop produces, and is kept only as
-    the baseline ``gateproof bench shuffle`` measures against.
+    the baseline ``gateproof bench shuffle`` measures against. ``virtual_time``
+    puts it on the virtual clock of :class:`~gateproof.testing.virtual_time.VirtualTimeLoop`.
     """
 
-    def __init__(self, seed: int | str = 0, *, keep_batches: bool = True) -> None:
-        super().__init__()
+    def __init__(
+        self, seed: int | str = 0, *, keep_batches: bool = True, virtual_time: bool = False
+    ) -> None:
+        super().__init__(virtual_time=virtual_time)
         self.seed = seed
         self.keep_batches = keep_batches
         self._rng = random.Random(seed)
@@ -132,10 +137,12 @@ def repetition_seed(seed: int, test_id: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def loop_factory(seed: int | str, *, keep_batches: bool = True) -> Callable[[], ShuffledEventLoop]:
+def loop_factory(
+    seed: int | str, *, keep_batches: bool = True, virtual_time: bool = False
+) -> Callable[[], ShuffledEventLoop]:
     """A loop factory (as ``asyncio.Runner`` takes) for one seeded schedule."""
 
     def make() -> ShuffledEventLoop:
-        return ShuffledEventLoop(seed, keep_batches=keep_batches)
+        return ShuffledEventLoop(seed, keep_batches=keep_batches, virtual_time=virtual_time)
 
     return make

@@ -77,6 +77,9 @@ def test_a_clean_run_passes_with_the_upper_bound_in_the_verdict():
         "upper_bound_95": upper_bound(0, 4),
         "consecutive_passes": 4,
         "seconds": 0.4,
+        "clock": None,
+        "virtual_seconds": 0.0,
+        "real_waits": 0,
         "signatures": [],
         "failed_runs": [],
     }
@@ -226,8 +229,8 @@ def test_the_markdown_leads_with_the_verdict_and_shows_tables_and_signatures():
     assert lines[2] == f"**{report['verdict']}**"
     assert "- Wall time: 2.0 s" in lines
     assert "- Seeds: requested 7, hypothesis 7, shuffle 7" in lines
-    assert "| `t.py::test_flaky` | 4 | 3 | 1 | 0 | 0 | 25% | 75.1% | 0.4 |" in lines
-    assert "| `t.py::test_ok` | 4 | 4 | 0 | 0 | 0 | 0% | 52.7% | 0.4 |" in lines
+    assert "| `t.py::test_flaky` | 4 | 3 | 1 | 0 | 0 | 25% | 75.1% | 0.4 | - |" in lines
+    assert "| `t.py::test_ok` | 4 | 4 | 0 | 0 | 0 | 0% | 52.7% | 0.4 | - |" in lines
     assert "- **AssertionError** at `tests/test_a.py:9` (call): 1 run" in lines
     assert "  assert 1 == 2" in lines
 
@@ -257,3 +260,67 @@ def test_the_documented_top_level_fields_are_present(field):
         repeated("t.py::test_a", ["passed"] * COUNT), wall_seconds=0.1, command="pytest"
     )
     assert field in report
+
+
+def loop_records(nodeid: str, loops: list[dict], schedule: str = "") -> list[dict]:
+    """Runs of one test, each with what gateproof's loop reported on its call phase."""
+    records = []
+    for index, loop in enumerate(loops, start=1):
+        run = f"{nodeid}[{schedule}{index}-{len(loops)}]"
+        records += [
+            {"event": "report", "nodeid": run, "when": "setup", "outcome": "passed"},
+            {"event": "report", "nodeid": run, "when": "call", "outcome": "passed", "loop": loop},
+            {"event": "report", "nodeid": run, "when": "teardown", "outcome": "passed"},
+        ]
+    return records
+
+
+def test_the_report_says_which_tests_ran_on_virtual_time_and_how_much_was_skipped():
+    virtual = {"clock": "virtual", "virtual_seconds": 30.0, "real_waits": 0}
+    real = {"clock": "real", "virtual_seconds": 0.0, "real_waits": 0}
+    records = loop_records("t.py::test_slow", [virtual] * 4) + loop_records(
+        "t.py::test_wall", [real] * 4
+    )
+    records += repeated("t.py::test_sync", ["passed"] * COUNT)
+
+    report = report_of(records)
+    tests = by_id(report)
+
+    assert tests["t.py::test_slow"]["clock"] == "virtual"
+    assert tests["t.py::test_slow"]["virtual_seconds"] == 120.0
+    assert tests["t.py::test_wall"]["clock"] == "real"
+    assert tests["t.py::test_sync"]["clock"] is None
+    assert report["virtual_time"]["tests"] == ["t.py::test_slow"]
+    assert report["virtual_time"]["real_time_tests"] == ["t.py::test_wall"]
+    assert report["exploration"] is None
+    markdown = render_markdown(report)
+    assert "- Clock: 1 tests on virtual time (120.0 s of timer waits skipped)" in markdown
+    assert "| 0.0 | virtual |" in markdown
+
+
+def test_schedules_of_one_test_are_runs_of_it_and_pct_gives_its_bound():
+    def loop(schedule: str) -> dict:
+        return {
+            "clock": "virtual",
+            "virtual_seconds": 0.0,
+            "real_waits": 0,
+            "strategy": "pct:d=2,k=50",
+            "schedule": schedule,
+            "tasks": 4,
+            "steps": 40,
+        }
+
+    records = []
+    for index in range(3):  # t.py::test_race[schedule0-1-2] ...
+        records += loop_records("t.py::test_race", [loop(f"s{index % 2}")] * 2, f"schedule{index}-")
+
+    report = report_of(records)
+    (test,) = report["tests"]
+
+    assert test["nodeid"] == "t.py::test_race"
+    assert test["runs"] == 6
+    assert test["exploration"]["distinct_schedules"] == 2
+    assert test["exploration"]["pct_bound_per_run"] == 1 / (4 * 50)
+    assert report["exploration"]["distinct_schedules"] == 2
+    assert report["exploration"]["pct_bound"] == 1 - (1 - 1 / 200) ** 6
+    assert "2 distinct schedules in 6 runs" in render_markdown(report)

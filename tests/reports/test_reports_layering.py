@@ -28,3 +28,10 @@ def test_no_module_of_reports_imports_the_cli_package() -> None:
 def test_the_collector_looks_up_the_shuffle_plugin_by_the_name_it_is_registered_under() -> None:
     source = Path(plugin.__file__).read_text()
     assert f'"{collector.SHUFFLE_PLUGIN_NAME}"' in source
+
+
+def test_the_collector_reads_the_loop_property_and_schedule_id_the_plugin_writes() -> None:
+    from reports import nodeid
+
+    assert collector.LOOP_PROPERTY == plugin.LOOP_PROPERTY
+    assert nodeid.SCHEDULE_ID == plugin.SCHEDULE_ID

@@ -104,7 +104,8 @@ def test_the_option_switches_every_asyncio_test_to_the_shuffled_loop(tree):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "shuffle-loop: on, seed 41 (replay with --shuffle-loop --shuffle-seed 41)",
+            "shuffle-loop: on, seed 41 (replay with --shuffle-loop --shuffle-seed 41); "
+            "virtual time",
             "*LOOP ShuffledEventLoop 41:test_probe.py::test_probe*",
         ]
     )
@@ -193,14 +194,19 @@ def test_shuffled_event_loop_is_a_selector_loop():
 def test_bench_shuffle_measures_every_loop_and_no_correct_pool_fails_after(capsys):
     from gateproof.cli import main
 
-    status = main(["bench", "shuffle", "--runs", "2"])
+    status = main(["bench", "shuffle", "--runs", "2", "--foreign-runs", "0"])
     output = capsys.readouterr().out
 
     assert status == 0, output
-    assert re.search(r"reference pool: before failed \d+ of \d+ runs, after failed 0 of", output)
-    assert re.search(r"Condition pool: before failed \d+ of \d+ runs, after failed 0 of", output)
+    for pool in ("reference pool", "Condition pool"):
+        assert re.search(
+            rf"{pool}: before \d+ of \d+, after 0 of \d+, pct 0 of \d+, pct3 0 of \d+, "
+            rf"delay 0 of \d+",
+            output,
+        ), pool
     for scenario in ("acquire race", "idle eviction", "fifo order", "release after eviction"):
-        assert re.search(rf"  {scenario} +\d+% +\d+% +\d+% ", output), scenario
+        assert re.search(rf"^  {scenario} +(\d+% +){{5}}\d+%$", output, re.M), scenario
+    assert re.search(r"wall ms per run +(\d+\.\d+ +){5}\d+\.\d+$", output, re.M)
     assert "evicted worker handed out again" in output
 
 
