@@ -15,3 +15,8 @@ for target in reference legacy; do
   cp "$out"/report.json "$out"/REPORT.md "$out"/index.html "$out"/gate.junit.xml "$example"/
   cp "$out"/audit/EXISTING_CODE_AUDIT.md "$out"/audit/audit.html "$example"/audit/  # audit.json: 1 MB, left out
 done
+# The examples travel with the repository: paths of the machine that made them (the checkout,
+# the interpreter's own prefix) are written as placeholders.
+base=$("${gateproof%/gateproof}/python" -c 'import sys; print(sys.base_prefix)')
+find reports/examples -type f \( -name '*.md' -o -name '*.html' -o -name '*.json' -o -name '*.xml' \) \
+  -exec sed -i -e "s#$PWD/##g" -e "s#$base#<python-prefix>#g" {} +

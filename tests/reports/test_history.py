@@ -126,8 +126,11 @@ def test_trends_carry_coverage_flakiness_and_p99_per_report(history) -> None:
     assert by_report["modules"][2]["modules"] == {
         m["module"]: m["line_percent"] for m in reference["coverage"]["modules"]
     }
-    assert by_report["p99"][2]["predicted"] == {"echo": 307.56, "resize": 688.95}
-    assert by_report["p99"][2]["measured"] == {"echo": 290.0, "resize": 750.0}
+    latency = reference["latency"]
+    for side in ("predicted", "measured"):
+        assert by_report["p99"][2][side] == {
+            name: figures["p99"] for name, figures in latency[side]["functions"].items()
+        }
     assert by_report["p99"][3] == {**by_report["p99"][3], "predicted": None, "measured": None}
     assert by_report["flakiness"][3]["worst_upper_bound_95"] == 1.0  # legacy: 100 of 100 failed
     assert by_report["flakiness"][3]["failing_tests"] > 0
