@@ -164,6 +164,7 @@ class TargetResult:
                 "mutants": len(self.outside),
                 "killed": sum(m.killed for m in self.outside),
                 "survived": sum(not m.killed and m.equivalent is None for m in self.outside),
+                "reasons": {m.name: m.outside_contract for m in self.outside},
             },
             "seconds": round(self.seconds, 1),
             "survivors": [asdict(m) for m in self.survivors],

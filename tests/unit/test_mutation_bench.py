@@ -182,7 +182,12 @@ def test_the_score_is_over_the_contract_and_the_module_score_is_printed_beside_i
     assert round(result.score, 1) == 66.7  # 2 of the contract's 3
     assert result.score_module == 50.0  # 3 of 6
     report = result.to_json()
-    assert report["outside_contract"] == {"mutants": 3, "killed": 1, "survived": 2}
+    assert report["outside_contract"] == {
+        "mutants": 3,
+        "killed": 1,
+        "survived": 2,
+        "reasons": {"m4": reason, "m5": reason, "m6": reason},
+    }
     assert report["contract"]["mutants"] == 3
     print_result(result)
     printed = capsys.readouterr().out
