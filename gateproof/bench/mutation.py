@@ -6,9 +6,18 @@ it; a mutant the tests fail on is *killed*, one they pass on *survived*. The
 score is killed / (mutants - equivalent ones), per target:
 
 * ``pool``: ``reference/gateway/services/pool.py`` under the pool conformance
-  suite (``tests/stress``, run once) and the reference's own pool tests;
+  suite (``tests/stress``, run once);
 * ``breaker``: ``reference/gateway/core/breaker.py`` under the breaker
-  conformance suite (``tests/breaker``) and the reference's own breaker tests.
+  conformance suite (``tests/breaker``).
+
+That is the number users of a conformance suite want: how many defects the
+suite they run against their own pool or breaker catches. Mutants in code the
+adapter contract cannot reach (the gateway's registry of pools, the breaker's
+snapshot) are counted apart, with the reason, from
+:mod:`gateproof.bench._mutation_scope`; the headline score is over the rest,
+and the whole module's score is printed beside it. ``--with-unit-tests`` adds
+the reference's own unit tests to each target: how well the module is
+specified by all its tests.
 
 Every campaign runs in a temporary copy of the files it needs (the source
 tree is never touched), with one worker at low priority; the temporary copy
@@ -50,30 +59,33 @@ class Target:
 
     name: str
     module: str
-    tests: tuple[str, ...]
+    tests: tuple[str, ...]  # the conformance suite: the headline measure
+    unit_tests: tuple[str, ...] = ()  # the reference's own tests, added by --with-unit-tests
+
+    def with_unit_tests(self) -> Target:
+        """The same target measured under its conformance suite and its unit tests."""
+        return Target(self.name, self.module, (*self.tests, *self.unit_tests))
 
 
 TARGETS = {
     "pool": Target(
         "pool",
         "reference/gateway/services/pool.py",
-        ("tests/stress", "tests/unit/test_pool_manager.py", "tests/unit/test_pool_reference.py"),
+        ("tests/stress",),
+        ("tests/unit/test_pool_manager.py", "tests/unit/test_pool_reference.py"),
     ),
     "breaker": Target(
         "breaker",
         "reference/gateway/core/breaker.py",
-        (
-            "tests/breaker",
-            "tests/unit/test_breaker_transitions.py",
-            "tests/unit/test_breaker_reference.py",
-        ),
+        ("tests/breaker",),
+        ("tests/unit/test_breaker_transitions.py", "tests/unit/test_breaker_reference.py"),
     ),
 }
 
 
 @dataclass
 class Mutant:
-    """One mutant and what became of it; ``line`` and ``mutation`` for those not killed."""
+    """One mutant and what became of it: where, what it changed, and why it does not count."""
 
     name: str
     status: str
@@ -81,6 +93,7 @@ class Mutant:
     line: int | None = None
     mutation: str = ""
     equivalent: str | None = None  # the reason, when the mutant is a known equivalent
+    outside_contract: str | None = None  # the reason, when no adapter call can reach it
 
     @property
     def killed(self) -> bool:
@@ -107,15 +120,30 @@ class TargetResult:
 
     @property
     def survivors(self) -> list[Mutant]:
+        """Non-equivalent mutants not killed, outside the contract or not."""
         return [m for m in self.mutants if not m.killed and m.equivalent is None]
 
     @property
+    def outside(self) -> list[Mutant]:
+        """Mutants in code the adapter contract cannot reach, killed or not."""
+        return [m for m in self.mutants if m.outside_contract is not None]
+
+    @property
+    def in_contract(self) -> list[Mutant]:
+        return [m for m in self.mutants if m.outside_contract is None]
+
+    @property
+    def score_module(self) -> float:
+        """Percent of the whole module's non-equivalent mutants killed (100 when none)."""
+        return _score(self.mutants)
+
+    @property
     def score(self) -> float:
-        """Percent of non-equivalent mutants killed (100 when there are none)."""
-        counted = len(self.mutants) - self.equivalent
-        return 100.0 * self.killed / counted if counted else 100.0
+        """The headline: percent of the contract's non-equivalent mutants killed."""
+        return _score(self.in_contract)
 
     def to_json(self) -> dict[str, object]:
+        contract = self.in_contract
         return {
             "target": self.target,
             "module": self.module,
@@ -125,11 +153,31 @@ class TargetResult:
             "equivalent": self.equivalent,
             "survived": len(self.survivors),
             "score": round(self.score, 1),
+            "score_module": round(self.score_module, 1),
+            "contract": {
+                "mutants": len(contract),
+                "killed": sum(m.killed for m in contract),
+                "equivalent": sum(not m.killed and m.equivalent is not None for m in contract),
+                "survived": sum(not m.killed and m.equivalent is None for m in contract),
+            },
+            "outside_contract": {
+                "mutants": len(self.outside),
+                "killed": sum(m.killed for m in self.outside),
+                "survived": sum(not m.killed and m.equivalent is None for m in self.outside),
+                "reasons": {m.name: m.outside_contract for m in self.outside},
+            },
             "seconds": round(self.seconds, 1),
             "survivors": [asdict(m) for m in self.survivors],
             "equivalents": [asdict(m) for m in self.mutants if not m.killed and m.equivalent],
             "statuses": {m.name: m.status for m in self.mutants},
         }
+
+
+def _score(mutants: list[Mutant]) -> float:
+    """Percent of the non-equivalent mutants killed (100 when there are none)."""
+    killed = sum(m.killed for m in mutants)
+    counted = len(mutants) - sum(not m.killed and m.equivalent is not None for m in mutants)
+    return 100.0 * killed / counted if counted else 100.0
 
 
 class CampaignError(Exception):
@@ -239,12 +287,11 @@ def read_results(workdir: Path, target: Target) -> list[Mutant]:
     if unfinished:
         raise CampaignError(f"{len(unfinished)} mutants were not run, e.g. {unfinished[0]}")
     lines = _definition_lines((workdir / target.module).read_text(encoding="utf-8"))
-    for mutant in mutants:
+    for mutant in mutants:  # every one: the contract's scope may depend on the mutated line
         mutant.function = function_of(mutant.name)
-        if not mutant.killed:
-            mutant.line, mutant.mutation = locate(
-                _mutmut(workdir, "show", mutant.name), lines.get(mutant.function)
-            )
+        mutant.line, mutant.mutation = locate(
+            _mutmut(workdir, "show", mutant.name), lines.get(mutant.function)
+        )
     return mutants
 
 
@@ -305,6 +352,7 @@ def campaign(
 ) -> TargetResult:
     """Run one target's mutants in a temporary copy and read back every mutant's fate."""
     from gateproof.bench._mutation_equivalents import reason_for
+    from gateproof.bench._mutation_scope import outside_contract
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"gateproof-mutation-{target.name}-") as scratch:
@@ -313,6 +361,7 @@ def campaign(
         run_mutmut(workdir)
         mutants = read_results(workdir, target)
     for mutant in mutants:
+        mutant.outside_contract = outside_contract(target.module, mutant.function, mutant.mutation)
         if not mutant.killed:
             mutant.equivalent = reason_for(target.module, mutant.function, mutant.mutation)
     return TargetResult(
@@ -324,15 +373,30 @@ def campaign(
 
 
 def print_result(result: TargetResult) -> None:
+    contract, outside = result.in_contract, result.outside
     print(
         f"\n{result.target}: {result.module} under {', '.join(result.tests)}\n"
         f"  {len(result.mutants)} mutants: {result.killed} killed, "
         f"{len(result.survivors)} survived, {result.equivalent} equivalent; "
-        f"score {result.score:.1f}% of non-equivalent mutants killed "
+        f"score {result.score_module:.1f}% of non-equivalent mutants killed "
         f"({result.seconds:.0f}s)"
     )
+    if outside:
+        print(
+            f"  contract subject: {len(contract)} mutants, {sum(m.killed for m in contract)} "
+            f"killed; score {result.score:.1f}%\n"
+            f"  outside the contract: {len(outside)} mutants, "
+            f"{sum(m.killed for m in outside)} killed anyway"
+        )
+        for reason in dict.fromkeys(m.outside_contract for m in outside):
+            count = sum(m.outside_contract == reason for m in outside)
+            print(f"    {count} mutants: {reason}")
     for mutant in result.survivors:
-        print(f"  survived  {result.module}:{mutant.line}  {mutant.mutation}  [{mutant.status}]")
+        where = "  (outside the contract)" if mutant.outside_contract else ""
+        print(
+            f"  survived  {result.module}:{mutant.line}  {mutant.mutation}  "
+            f"[{mutant.status}]{where}"
+        )
     for mutant in result.mutants:
         if not mutant.killed and mutant.equivalent:
             print(f"  equivalent  {result.module}:{mutant.line}  {mutant.mutation}")
@@ -346,11 +410,15 @@ def run(args: argparse.Namespace) -> int:
     if args.module:
         if not args.tests:
             raise UsageError("--module needs --tests: the tests that must catch its mutants")
+        if args.with_unit_tests:
+            raise UsageError("--with-unit-tests is for the shipped targets; list --tests instead")
         targets = [Target(Path(args.module).stem, args.module, tuple(args.tests))]
     elif args.tests:
         raise UsageError("--tests goes with --module; to run the shipped targets drop both")
     else:
         targets = [TARGETS[name] for name in args.target or TARGETS]
+        if args.with_unit_tests:
+            targets = [target.with_unit_tests() for target in targets]
     for target in targets:
         for path in (target.module, *target.tests):
             if not (root / path).exists():
@@ -407,6 +475,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         choices=sorted(TARGETS),
         help="a shipped target (repeatable; default: all of them)",
+    )
+    parser.add_argument(
+        "--with-unit-tests",
+        action="store_true",
+        help="add the reference's own unit tests to each shipped target's conformance suite",
     )
     parser.add_argument(
         "--module", metavar="FILE", help="mutate this module instead (a path from --root)"

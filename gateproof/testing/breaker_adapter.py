@@ -94,8 +94,9 @@ def reference_breaker(spec: BreakerSpec, *, clock: Callable[[], float]) -> Any:
     from reference.gateway.core.breaker import BreakerConfig, CircuitBreaker
 
     config = BreakerConfig(
-        failure_rate_threshold=1.0,  # only consecutive failures from a clean window open it
-        window_size=spec.failure_threshold * 2,
+        # a window of the last failure_threshold calls, all failed: that many failures in a row
+        failure_rate_threshold=1.0,
+        window_size=spec.failure_threshold,
         minimum_calls=spec.failure_threshold,
         recovery_timeout=spec.recovery_timeout,
         half_open_max_calls=spec.half_open_max_calls,

@@ -13,6 +13,7 @@ import pytest
 from gateproof.testing.pool_harness import bounded, settle
 
 SERVED = 2.0  # seconds: a bound on a wait that should end at once, never a speed target
+EARLY = 0.001  # seconds: the loop may run a timer this much ahead (clock resolution and rounding)
 
 
 def require(harness, member: str) -> None:
@@ -78,3 +79,83 @@ async def test_drain_during_a_cold_start_returns_every_worker_and_serves_nobody(
         )
     else:
         waiter.cancel()  # a pool may let its cold start run on; it must not serve it
+
+
+async def test_every_caller_waiting_on_a_full_pool_times_out_and_none_early(make_harness):
+    """Callers arriving one after another each reach their own acquire_timeout, not before.
+
+    A slow machine can only make a timeout later, never earlier, so the lower
+    bound holds on any machine (the loop's clock, read before each call).
+    """
+    harness = make_harness(max_capacity=1, acquire_timeout=0.2)
+    timeout = harness.config.acquire_timeout
+    await harness.acquire()  # the only worker, kept for the whole test
+    loop = asyncio.get_running_loop()
+
+    async def caller() -> tuple[object, float]:
+        started = loop.time()
+        try:
+            outcome: object = await harness.acquire()
+        except TimeoutError as error:
+            outcome = error
+        return outcome, loop.time() - started
+
+    callers = []
+    for _ in range(3):  # apart in time, so their deadlines differ
+        callers.append(asyncio.create_task(caller()))
+        await asyncio.sleep(timeout / 4)
+    results = await asyncio.gather(*callers)
+
+    outcomes = [outcome for outcome, _ in results]
+    assert all(isinstance(outcome, TimeoutError) for outcome in outcomes), (
+        f"callers waiting on a full pool did not all time out: {outcomes!r}"
+    )
+    waited = [round(seconds, 3) for _, seconds in results]
+    assert min(waited) >= timeout - EARLY, (
+        f"a caller timed out before its acquire_timeout={timeout:g} s: waited {waited} s"
+    )
+
+
+async def test_a_waiter_whose_worker_was_evicted_after_its_hand_off_still_times_out(
+    make_harness,
+):
+    """Its deadline does not go away with the worker: it times out if nothing else comes."""
+    harness = make_harness(max_capacity=1, acquire_timeout=0.2)
+    worker = await harness.acquire()
+    waiter = asyncio.create_task(harness.acquire())
+    await settle()
+    harness.block_next()  # the cold start that replaces the evicted worker never ends
+
+    await harness.release(worker)
+    await harness.evict(worker)  # before the waiter runs again
+
+    with pytest.raises(TimeoutError):
+        await waiter  # the harness fails it, naming the rule, if it outlives its timeout
+
+
+async def test_start_after_adopt_provisions_only_what_min_capacity_lacks(make_harness):
+    """The gateway adopts the workers it finds running, then starts the pool."""
+    harness = make_harness(max_capacity=3, min_capacity=2)
+    require(harness, "adopt")
+    require(harness, "start")
+    await harness.adopt([harness.new_worker()])
+
+    await harness.start()
+    await settle()
+
+    assert harness.provision_calls == 1, (
+        f"start after adopting 1 worker started {harness.provision_calls} cold starts: "
+        f"min_capacity=2 lacked 1"
+    )
+
+
+async def test_start_without_min_capacity_provisions_nothing(make_harness):
+    harness = make_harness(max_capacity=2, min_capacity=0)
+    require(harness, "start")
+
+    await harness.start()
+    await settle()
+
+    assert harness.provision_calls == 0, (
+        f"start with min_capacity=0 started {harness.provision_calls} cold starts"
+    )

@@ -41,7 +41,7 @@ def test_the_reference_breaker_keeps_every_rule():
     result = run_suite()
 
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "7 passed" in result.stdout
+    assert "11 passed" in result.stdout
 
 
 def test_the_legacy_breaker_fails_naming_both_of_its_defects():
@@ -50,7 +50,8 @@ def test_the_legacy_breaker_fails_naming_both_of_its_defects():
     assert result.returncode == 1, result.stdout[-3000:]
     assert "failures never forgotten after a success" in result.stdout
     assert "half-open let every caller through: 5 of 5 calls ran at once" in result.stdout
-    assert "3 failed, 4 passed" in result.stdout
+    assert "half-open let 5 of 5 calls through at once, half_open_max_calls=2" in result.stdout
+    assert "4 failed, 7 passed" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -67,6 +68,19 @@ def test_breakers_of_the_common_shapes_are_adapted_in_a_few_lines_and_pass(adapt
     assert result.returncode == 0, result.stdout[-3000:]
     module = BREAKERS / f"{adapter.split(':')[0]}.py"
     assert len([line for line in module.read_text().splitlines() if line.strip()]) <= 20
+
+
+def test_a_rate_breaker_that_never_forgets_its_successes_is_flagged():
+    """Opening only from a clean window passed it; failures after a healthy stretch do not."""
+    result = run_suite("--breaker-impl", "ratebreaker_adapter:make_breaker")
+
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert (
+        "did not open after 3 consecutive failures that followed 30 successes: "
+        "old successes are never forgotten"
+    ) in result.stdout
+    assert "did not open again after 3 consecutive failures once it had closed" in result.stdout
+    assert "2 failed, 9 passed" in result.stdout
 
 
 def test_a_bad_breaker_impl_is_a_usage_error_that_says_what_to_type():

@@ -48,6 +48,8 @@ CONDITION_POOL_DEFECTS = {
     "max_capacity after adopt",
     "test_a_waiter_whose_worker_was_evicted_after_its_hand_off_gets_the_next_release": "evicted "
     "worker handed out again",
+    "test_a_waiter_whose_worker_was_evicted_after_its_hand_off_still_times_out": "evicted "
+    "worker handed out again",
 }
 STATE_MACHINE_FINDINGS = (  # what the random programs may meet in this pool
     "evicted worker handed out again",

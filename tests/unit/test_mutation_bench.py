@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from gateproof.bench import _mutation_equivalents
-from gateproof.bench.mutation import TARGETS, function_of, locate
+from gateproof.bench._mutation_scope import OUTSIDE_CONTRACT, outside_contract
+from gateproof.bench.mutation import (
+    TARGETS,
+    Mutant,
+    TargetResult,
+    function_of,
+    locate,
+    print_result,
+)
 from gateproof.cli import EXIT_FAILED, EXIT_USAGE, main
 
 MODULE = """\
@@ -116,8 +124,97 @@ def test_a_missing_path_is_bad_input(project, capsys):
 def test_the_shipped_targets_name_files_that_exist():
     root = Path(__file__).resolve().parents[2]
     for target in TARGETS.values():
-        for path in (target.module, *target.tests):
+        for path in (target.module, *target.tests, *target.unit_tests):
             assert (root / path).exists(), f"{target.name}: {path} is missing"
+
+
+def test_the_headline_is_the_conformance_suite_alone_and_unit_tests_are_a_second_measure():
+    assert TARGETS["pool"].tests == ("tests/stress",)
+    assert TARGETS["breaker"].tests == ("tests/breaker",)
+    with_units = TARGETS["pool"].with_unit_tests()
+    assert with_units.tests[0] == "tests/stress"
+    assert "tests/unit/test_pool_reference.py" in with_units.tests
+
+
+def test_the_scope_names_classes_functions_and_attributes_that_exist():
+    sources = {module for module, _ in OUTSIDE_CONTRACT}
+    root = Path(__file__).resolve().parents[2]
+    for module in sources:
+        text = (root / module).read_text()
+        for where, name in OUTSIDE_CONTRACT:
+            if where == module:
+                last = name.partition("(")[0].rsplit(".", 1)[-1]
+                assert (
+                    f"class {last}" in text or f"def {last}" in text or (f"self.{last}" in text)
+                ), f"{module}: {name} is not there any more; update _mutation_scope.py"
+
+
+def test_outside_the_contract_by_class_method_or_attribute():
+    pool = "reference/gateway/services/pool.py"
+    breaker = "reference/gateway/core/breaker.py"
+
+    assert outside_contract(pool, "PoolManager.acquire") is not None  # a whole class
+    assert outside_contract(pool, "ContainerPool.acquire", "a -> b") is None
+    assert outside_contract(breaker, "CircuitBreaker.snapshot") is not None  # a method
+    counter = "self.successes += 1 -> self.successes += 2"
+    assert outside_contract(breaker, "CircuitBreaker.record_success", counter) is not None
+    window = "self._window_failures = 0 -> self._window_failures = 1"
+    assert outside_contract(breaker, "CircuitBreaker._move", window) is None
+    per_call = "limit = self.config.acquire_timeout if timeout is None else timeout -> x"
+    assert outside_contract(pool, "ContainerPool.acquire", per_call) is not None  # an argument
+    assert outside_contract(pool, "ContainerPool.acquire", "deadline = t + limit -> x") is None
+    logged = "task.add_done_callback(_retrieve_exception) -> task.add_done_callback(None)"
+    assert outside_contract(pool, "ContainerPool._start_provision", logged) is not None
+
+
+def test_the_score_is_over_the_contract_and_the_module_score_is_printed_beside_it(capsys):
+    reason = "no adapter reaches it"
+    mutants = [
+        Mutant("m1", "killed"),
+        Mutant("m2", "killed"),
+        Mutant("m3", "survived", "f", 3, "a -> b"),
+        Mutant("m4", "survived", "g", 9, "c -> d", outside_contract=reason),
+        Mutant("m5", "survived", "g", 9, "c -> e", outside_contract=reason),
+        Mutant("m6", "killed", outside_contract=reason),
+    ]
+    result = TargetResult("t", "m.py", ["tests/x"], mutants)
+
+    assert round(result.score, 1) == 66.7  # 2 of the contract's 3
+    assert result.score_module == 50.0  # 3 of 6
+    report = result.to_json()
+    assert report["outside_contract"] == {
+        "mutants": 3,
+        "killed": 1,
+        "survived": 2,
+        "reasons": {"m4": reason, "m5": reason, "m6": reason},
+    }
+    assert report["contract"]["mutants"] == 3
+    print_result(result)
+    printed = capsys.readouterr().out
+    assert "score 50.0% of non-equivalent mutants killed" in printed
+    assert "contract subject: 3 mutants, 2 killed; score 66.7%" in printed
+    assert "outside the contract: 3 mutants, 1 killed anyway" in printed
+    assert f"3 mutants: {reason}" in printed
+    assert "survived  m.py:9  c -> d  [survived]  (outside the contract)" in printed
+
+
+def test_with_unit_tests_does_not_go_with_module(project, capsys):
+    code = main(
+        [
+            "bench",
+            "mutation",
+            "--root",
+            str(project),
+            "--module",
+            "calc/core.py",
+            "--tests",
+            "tests",
+            "--with-unit-tests",
+        ]
+    )
+
+    assert code == EXIT_USAGE
+    assert "--with-unit-tests is for the shipped targets" in capsys.readouterr().err
 
 
 def test_mutant_names_map_to_functions_and_diffs_to_module_lines():

@@ -226,6 +226,10 @@ class CircuitBreaker:
         self._window.clear()
         self._window_failures = 0
         self._probes = 0
+        self._notify(old, new)
+
+    def _notify(self, old: BreakerState, new: BreakerState) -> None:
+        """Tell the listeners (the gateway's metrics and logs) about a state change."""
         for listener in self.listeners:
             listener(old, new, self._clock())
 
