@@ -61,6 +61,12 @@ def write_scenario(folder: Path, text: str = SMALL, name: str = "small.yaml") ->
     return path
 
 
+def gateproof(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Any gateproof command as a user runs it, in a child process, its output captured."""
+    argv = [sys.executable, "-m", "gateproof", *map(str, args)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
 def gateproof_load(*args: str | Path, out: Path, timeout: float = 150) -> Run:
     """``gateproof load ARGS --out OUT``; the run must end by itself well within ``timeout``."""
     argv = [sys.executable, "-m", "gateproof", "load", *map(str, args), "--out", str(out)]

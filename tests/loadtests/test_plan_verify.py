@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from load_helpers import gateproof
 
 from loadtests.verify import SizeRun, judge
 
@@ -28,11 +27,6 @@ workload:
     arrivals: {kind: poisson, rate: 50}
 slo: {p99: 0.3, timeout_rate: 0.01}
 """
-
-
-def gateproof(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "gateproof", *map(str, args)]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
 def size_run(n: int, p99: float, limit: float = 0.3) -> SizeRun:

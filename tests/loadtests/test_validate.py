@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from load_helpers import gateproof
 
 from loadtests.validation import judge_figure
 
@@ -28,11 +27,6 @@ workload:
     arrivals: {kind: poisson, rate: 10}
 slo: {p99: 0.3, timeout_rate: 0.01}
 """
-
-
-def gateproof(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "gateproof", *map(str, args)]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
 def test_a_figure_agrees_within_its_target_else_within_noise_else_disagrees() -> None:

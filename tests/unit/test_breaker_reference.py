@@ -6,33 +6,18 @@ listeners are told, and how an ignored outcome frees exactly one probe slot.
 from __future__ import annotations
 
 import pytest
+from breaker_helpers import Clock, trip
+from breaker_helpers import breaker as _breaker
 
 from reference.gateway.core.breaker import (
-    BreakerConfig,
     BreakerOpenError,
     BreakerState,
     CircuitBreaker,
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def breaker(**config: float) -> tuple[CircuitBreaker, Clock]:
-    clock = Clock()
-    defaults = {"window_size": 4, "minimum_calls": 2, "recovery_timeout": 5.0}
-    return CircuitBreaker("echo", BreakerConfig(**{**defaults, **config}), clock=clock), clock
-
-
-def trip(b: CircuitBreaker) -> None:
-    while b.state is BreakerState.CLOSED:
-        assert b.allow()
-        b.record_failure()
+    return _breaker("echo", **config)
 
 
 def test_a_fresh_breaker_reports_nothing_counted():

@@ -7,33 +7,12 @@ import random
 from collections import deque
 
 import pytest
+from breaker_helpers import breaker, trip
 
 from reference.gateway.core.breaker import (
-    BreakerConfig,
     BreakerOpenError,
     BreakerState,
-    CircuitBreaker,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def breaker(**config: float) -> tuple[CircuitBreaker, Clock]:
-    clock = Clock()
-    defaults = {"window_size": 4, "minimum_calls": 2, "recovery_timeout": 5.0}
-    return CircuitBreaker("f", BreakerConfig(**{**defaults, **config}), clock=clock), clock
-
-
-def trip(b: CircuitBreaker) -> None:
-    while b.state is BreakerState.CLOSED:
-        assert b.allow()
-        b.record_failure()
 
 
 def test_closed_stays_closed_below_minimum_calls() -> None:
