@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import httpx
 from fastapi import FastAPI
 
 from reference.gateway.backends.base import InvocationBackend
+from reference.gateway.core.access_log import ACCESS_LOGGER
 from reference.gateway.core.factory import ServiceContainer, create_container
 from reference.gateway.core.settings import GatewaySettings
 from reference.gateway.main import create_app
@@ -99,3 +101,27 @@ def gateway_factory(directory: Path) -> GatewayFactory:
                 yield Gateway(app, client, container)
 
     return factory
+
+
+@contextmanager
+def captured_access_log() -> Iterator[list[str]]:
+    """The access lines, whether or not ``configure_access_log`` set its handler first.
+
+    Our handler is attached to the logger itself and the level set here, so neither
+    ``propagate`` nor which of the two handlers came first matters.
+    """
+    lines: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger(ACCESS_LOGGER)
+    handler, old_level = Capture(logging.INFO), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
-from gateway_helpers import GatewayFactory, invoke_url
+from gateway_helpers import GatewayFactory, captured_access_log, invoke_url
 
 from reference.gateway.backends.inprocess import InProcessBackend
-from reference.gateway.core.access_log import ACCESS_LOGGER
 from reference.gateway.models import ScalingConfig
 
 pytestmark = pytest.mark.timeout(30)
@@ -33,25 +29,6 @@ def first_refused() -> InProcessBackend:
     return InProcessBackend(scaling, transport_factory=lambda name: transport)
 
 
-@contextmanager
-def access_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-
-    class Capture(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    logger = logging.getLogger(ACCESS_LOGGER)
-    handler, level = Capture(logging.INFO), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def retries_metric(text: str) -> float:
     for line in text.splitlines():
         if line.startswith('gateway_worker_retries_total{function="echo"}'):
@@ -63,7 +40,7 @@ def retries_metric(text: str) -> float:
 async def test_a_retried_call_is_counted_in_metrics_and_its_access_line(
     make_gateway: GatewayFactory, path: str
 ) -> None:
-    with access_lines() as lines:
+    with captured_access_log() as lines:
         async with make_gateway(with_backend=first_refused(), access_log=True) as gw:
             retried = await gw.client.post(path, json={})
             plain = await gw.client.post(path, json={})

@@ -36,22 +36,19 @@ from __future__ import annotations
 
 import difflib
 import json
-import logging
 import re
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from gateway_helpers import GatewayFactory, gateway_factory, invoke_url
+from gateway_helpers import GatewayFactory, captured_access_log, gateway_factory, invoke_url
 
 from reference.gateway.backends.base import InvocationBackend, WorkerInfo
 from reference.gateway.backends.inprocess import InProcessBackend
-from reference.gateway.core.access_log import ACCESS_LOGGER
 from reference.gateway.models import ScalingConfig
 
 pytestmark = pytest.mark.timeout(30)
@@ -210,7 +207,7 @@ async def test_rerecording_writes_the_cases_it_recorded_in_order(tmp_path) -> No
 
 async def _record(make_gateway: GatewayFactory, case: Case) -> dict[str, Any]:
     """Send ``case`` to a fresh gateway; what went out, normalised."""
-    with _captured_access_log() as log_lines:
+    with captured_access_log() as log_lines:
         async with make_gateway(
             with_backend=_backend(case.worker),
             clock=lambda: FROZEN_CLOCK,
@@ -335,30 +332,6 @@ def _counted_series(text: bytes) -> dict[str, str]:
 def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
     assert set(before) <= set(after), "a counted series disappeared"
     return [f"{name} {value}" for name, value in after.items() if before.get(name) != value]
-
-
-@contextmanager
-def _captured_access_log() -> Iterator[list[str]]:
-    """The access lines, whether or not ``configure_access_log`` set its handler first.
-
-    Our handler is attached to the logger itself and the level set here, so neither
-    ``propagate`` nor which of the two handlers came first matters.
-    """
-    lines: list[str] = []
-
-    class Capture(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    logger = logging.getLogger(ACCESS_LOGGER)
-    handler, old_level = Capture(logging.INFO), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
 
 
 _SCALING = {
