@@ -175,9 +175,14 @@ def validate(
     host: str | None = None,
     overrides: list[str] | None = None,
     replications: int | None = None,
+    calibration_run: Path | None = None,
     echo: Callable[[str], None] = print,
 ) -> Validation:
-    """Calibrate, then load and model the scenario at each utilisation; see the module doc."""
+    """Calibrate, then load and model the scenario at each utilisation; see the module doc.
+
+    ``calibration_run`` reuses an earlier load run's folder instead of a new
+    calibration run, so a long run at one utilisation costs one run, not two.
+    """
     from scenarios.loading import ScenarioError, load_scenario
     from sim.calibrate import CalibrationError, calibrate_run
     from sim.calibrated_scenario import write_calibrated
@@ -195,10 +200,14 @@ def validate(
                               target=target, host=host, predict=False)  # fmt: skip
         return run_load(options, echo=lambda line: None)
 
-    echo(f"validate: calibration run at utilisation {utilisations[0]:g} ...")
-    load(scenario_path, rate_overrides(base, utilisations[0]), out / "calibration")
+    if calibration_run is None:
+        calibration_run = out / "calibration"
+        echo(f"validate: calibration run at utilisation {utilisations[0]:g} ...")
+        load(scenario_path, rate_overrides(base, utilisations[0]), calibration_run)
+    else:
+        echo(f"validate: calibrated from the earlier run in {calibration_run}")
     try:
-        calibrations = calibrate_run(out / "calibration")
+        calibrations = calibrate_run(calibration_run)
         calibrated_path = write_calibrated(scenario_path, calibrations, out / "calibrated.yaml")
     except CalibrationError as error:
         raise LoadInputError(f"calibration failed: {error}") from None

@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated pool utilisations to test (default: {DEFAULT_UTILISATION})",
     )
     parser.add_argument("--replications", "-n", type=int, help="model replications per point")
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="RUN_DIR",
+        help="fit the model from this earlier load run's folder instead of a new calibration run",
+    )
     add_set_option(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}/")
     parser.set_defaults(func=run)
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             overrides=args.overrides,
             replications=args.replications,
+            calibration_run=args.calibration,
         )
     except LoadInputError as error:
         raise UsageError(str(error)) from None

@@ -62,6 +62,18 @@ def test_bad_input_is_refused_before_any_load(
     assert not (tmp_path / "o" / "calibration").exists()
 
 
+def test_an_earlier_calibration_run_that_is_no_load_run_is_refused(tmp_path: Path) -> None:
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(SCENARIO)
+    done = gateproof(
+        "validate", scenario, "--target", "local", "--calibration", tmp_path,
+        "--out", tmp_path / "o",
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "not a load.json of `gateproof load`" in done.stderr
+    assert not (tmp_path / "o" / "u0.50").exists()  # refused before any load
+
+
 @pytest.mark.slow
 def test_a_very_short_validation_writes_its_verdict_table_and_plot(tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.yaml"
@@ -92,6 +104,19 @@ def test_a_very_short_validation_writes_its_verdict_table_and_plot(tmp_path: Pat
     assert "| 0.8 | echo | p99 |" in table and data["verdict"] in table
     assert (out / "validation.png").stat().st_size > 0
     assert (out / "calibrated.yaml").is_file()
+
+    again = tmp_path / "again"  # one more point, from the same calibration run
+    done = gateproof(
+        "validate", scenario, "--target", "local", "--utilisation", "0.6",
+        "--calibration", out / "calibration", "--set", "duration=4", "--set", "warmup=1",
+        "-n", "2", "--out", again,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    assert "calibrated from the earlier run" in done.stdout + done.stderr
+    assert not (again / "calibration").exists()
+    reused = json.loads((again / "validation.json").read_text())
+    assert reused["calibration"] == data["calibration"]
+    assert [p["utilisation"] for p in reused["points"]] == [0.6]
 
 
 def test_a_miss_is_blamed_on_the_held_time_that_queueing_amplifies_near_saturation() -> None:
