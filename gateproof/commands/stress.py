@@ -186,7 +186,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="STRATEGY[:d=N]",
         help="run asyncio tests on the controlled loop: pct[:d=N,k=STEPS], "
-        "random-delay[:p=P,hold=N] or plain (default: the shuffled loop)",
+        "random-delay[:p=P,hold=N], handoff[:p=P,hold=N] or plain (default: the shuffled loop)",
     )
     parser.add_argument(
         "--schedules",

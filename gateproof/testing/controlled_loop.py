@@ -66,7 +66,7 @@ class ControlledLoop(VirtualTimeLoop):
         self.strategy = make_strategy(self.spec, seed)
         self.steps = 0
         self._batches: list[Batch] = []
-        self._making: Batch | None = None  # the batch the running callback schedules into
+        self._making: _LazyBatch | None = None  # the batch the running callback schedules into
         self._made = 0
         self._round = 0  # the loop's iteration: a batch runs in the round it is due
         self._timer_owner: dict[int, Any] = {}
@@ -102,9 +102,11 @@ class ControlledLoop(VirtualTimeLoop):
             # call_soon_threadsafe, or a call before the loop runs: an event of its own
             self._ready.append(handle)  # type: ignore[attr-defined]
             return handle
-        batch = self._making
-        if batch is None:  # scheduled from outside any callback: its own batch
-            batch = self._new_batch()
+        making = self._making
+        # scheduled from outside any callback: its own batch
+        batch = making.get() if making is not None else self._new_batch()
+        if not batch.items:
+            self.strategy.first_callback(batch, _is_wakeup(callback))
         batch.items.append((handle, _owner(callback, self)))
         return handle
 
@@ -159,7 +161,7 @@ class ControlledLoop(VirtualTimeLoop):
         if handle._cancelled:  # type: ignore[attr-defined]
             return
         self._trace.append(self._owners.setdefault(owner, len(self._owners)))
-        self._making = _LazyBatch(self)  # type: ignore[assignment]
+        self._making = _LazyBatch(self)
         try:
             handle._run()  # type: ignore[attr-defined]
         finally:
@@ -175,11 +177,20 @@ class _LazyBatch:
         self._loop = loop
         self._batch: Batch | None = None
 
-    @property
-    def items(self) -> Any:
+    def get(self) -> Batch:
         if self._batch is None:
             self._batch = self._loop._new_batch()
-        return self._batch.items
+        return self._batch
+
+
+_WAKEUPS = frozenset({"task_wakeup", "__wakeup", "_Task__wakeup"})  # C task (3.11-3.13), Python
+
+
+def _is_wakeup(callback: Any) -> bool:
+    """Whether the callback resumes a task because a future it awaited is done."""
+    return getattr(callback, "__name__", None) in _WAKEUPS and isinstance(
+        getattr(callback, "__self__", None), asyncio.Task
+    )
 
 
 def _owner(callback: Any, loop: asyncio.AbstractEventLoop) -> Any:

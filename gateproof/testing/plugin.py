@@ -39,7 +39,9 @@ hook (pytest-asyncio >= 1.5). The hook is registered only when one of these
 loops is asked for, so without the options pytest-asyncio's default loop is
 untouched: the plugin is loaded into every pytest run of the environment, and
 changing the loop (or the clock) of tests that did not ask would be a surprise.
-``gateproof stress`` asks by default.
+``gateproof stress`` asks by default, and a project asks for all its plain
+pytest runs with ``gateproof_virtual_time = true`` in its pytest ini (asyncio's
+own order on virtual time; ``--real-time`` turns it off for one run).
 """
 
 from __future__ import annotations
@@ -65,6 +67,13 @@ SCHEDULE_ID = "schedule"  # node id part of each schedule under --schedules N: [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "gateproof_virtual_time",
+        type="bool",
+        default=False,
+        help="run every asyncio test on gateproof's loop on virtual time, in asyncio's own "
+        "order, without an option (--real-time turns it off for one run)",
+    )
     group = parser.getgroup("gateproof")
     group.addoption(
         "--pool-impl",
@@ -98,7 +107,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="STRATEGY[:d=N]",
         help="run asyncio tests on a controlled loop: pct[:d=N,k=STEPS], "
-        "random-delay[:p=P,hold=N] or plain (seeded, replayable)",
+        "random-delay[:p=P,hold=N], handoff[:p=P,hold=N] or plain (seeded, replayable)",
     )
     group.addoption(
         "--schedules",
@@ -144,7 +153,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if explore is not None and shuffle:
         raise pytest.UsageError("choose one of --shuffle-loop and --explore")
     if not shuffle and explore is None:
-        return
+        if config.getoption("real_time") or not config.getini("gateproof_virtual_time"):
+            return
+        explore = parse_explore("plain")  # the project asked for virtual time in its ini
     option = "--explore" if explore is not None else "--shuffle-loop"
     seed = config.getoption("shuffle_seed")
     if not hasattr(config.hook, "pytest_asyncio_loop_factories"):

@@ -21,6 +21,15 @@ its next callback. Each is seeded, so a schedule replays exactly from its seed.
     noise injection: each new batch (a task resumed at an await, a timer, an
     I/O completion) is held back, with probability ``p``, for a random number
     of loop iterations up to ``hold``; otherwise the oldest batch runs first.
+``handoff``
+    noise injection at synchronisation points only: a batch that begins by
+    waking a task from a future (a pool's hand-off, a lock, a condition, a
+    queue, an event) is held back, with probability ``p``, for a random number
+    of iterations up to ``hold`` (and then runs last in its iteration), while
+    every other task runs on time. A
+    released worker then meets the callers that arrive in the meantime before
+    its waiter does, which is where a pool's hand-off races live. The batch
+    keeps its order, so waiters one ``notify_all`` wakes stay in line.
 
 Every strategy picks only among the batches due in the loop's current
 iteration, so no ready task is starved (see :mod:`gateproof.testing.controlled_loop`).
@@ -44,8 +53,13 @@ __all__ = [
     "pct_bound",
 ]
 
-STRATEGIES = ("plain", "pct", "random-delay")
-_DEFAULTS = {"pct": {"d": 2, "k": 60}, "random-delay": {"p": 0.8, "hold": 3}, "plain": {}}
+STRATEGIES = ("plain", "pct", "random-delay", "handoff")
+_DEFAULTS = {
+    "pct": {"d": 2, "k": 60},
+    "random-delay": {"p": 0.8, "hold": 3},
+    "handoff": {"p": 0.5, "hold": 3},
+    "plain": {},
+}
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,9 @@ class Strategy:
     def new_batch(self, batch: Batch, due: int) -> None:
         """Called once for each batch as it is made, due in loop iteration ``due``."""
 
+    def first_callback(self, batch: Batch, wakeup: bool) -> None:
+        """Called as a batch gets its first callback; ``wakeup``: it resumes an awaiting task."""
+
     def pick(self, batches: list[Batch], step: int) -> int:
         """Which of the batches due in this iteration (oldest first) runs its next callback."""
         return 0
@@ -154,6 +171,30 @@ class RandomDelay(Strategy):
             batch.round = due + self.rng.randint(1, self.hold)
 
     def pick(self, batches: list[Batch], step: int) -> int:
+        return 0
+
+
+class HandOff(Strategy):
+    name = "handoff"
+
+    def __init__(self, spec: ExploreSpec, seed: int | str) -> None:
+        super().__init__(spec, seed)
+        self.p = spec.get("p")
+        self.hold = int(spec.get("hold"))
+
+        self.held: set[int] = set()
+
+    def first_callback(self, batch: Batch, wakeup: bool) -> None:
+        if wakeup and self.rng.random() < self.p:
+            batch.round += self.rng.randint(1, self.hold)
+            self.held.add(batch.created)
+
+    def pick(self, batches: list[Batch], step: int) -> int:
+        """The oldest batch not held back; a held one, once due, runs last in its iteration."""
+        for index, batch in enumerate(batches):
+            if batch.created not in self.held:
+                return index
+        self.held.discard(batches[0].created)
         return 0
 
 
@@ -186,5 +227,6 @@ class PCT(Strategy):
 
 
 def make_strategy(spec: ExploreSpec, seed: int | str) -> Strategy:
-    kind = {"plain": Strategy, "pct": PCT, "random-delay": RandomDelay}[spec.strategy]
+    kind = {"plain": Strategy, "pct": PCT, "random-delay": RandomDelay, "handoff": HandOff}
+    kind = kind[spec.strategy]
     return kind(spec, seed)

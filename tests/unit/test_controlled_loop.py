@@ -9,7 +9,15 @@ import pytest
 from gateproof.testing.controlled_loop import ControlledLoop, controlled_loop_factory
 from gateproof.testing.schedules import ExploreSpec, parse_explore, pct_bound, runs_for
 
-STRATEGIES = ["plain", "pct:d=2", "pct:d=3,k=30", "random-delay", "random-delay:p=1,hold=4"]
+STRATEGIES = [
+    "plain",
+    "pct:d=2",
+    "pct:d=3,k=30",
+    "random-delay",
+    "random-delay:p=1,hold=4",
+    "handoff",
+    "handoff:p=1,hold=4",
+]
 
 
 def trace_schedule(make_loop) -> tuple[list[str], ControlledLoop]:
@@ -127,11 +135,59 @@ def test_pct_lets_a_later_task_overtake_an_earlier_one_which_the_plain_loop_neve
     assert trace_schedule(controlled_loop_factory("plain", 0))[0][6] == "a1"
 
 
+def steps_before_wake_up(make_loop) -> int:
+    """How many steps a busy task takes between a hand-off and the woken waiter running."""
+    trace: list[str] = []
+
+    async def main() -> None:
+        handed = asyncio.get_running_loop().create_future()
+
+        async def waiter() -> None:
+            await handed
+            trace.append("woken")
+
+        async def busy() -> None:
+            for _ in range(8):
+                trace.append("busy")
+                await asyncio.sleep(0)
+
+        tasks = [asyncio.create_task(waiter()), asyncio.create_task(busy())]
+        await asyncio.sleep(0)
+        handed.set_result("worker")
+        trace.append("handed")
+        await asyncio.gather(*tasks)
+
+    with asyncio.Runner(loop_factory=make_loop) as runner:
+        runner.run(main())
+    return trace[trace.index("handed") :].index("woken") - 1
+
+
+def test_handoff_holds_back_a_task_woken_by_a_future_while_other_tasks_run_on():
+    plain = steps_before_wake_up(controlled_loop_factory("plain", 0))
+    held = [
+        steps_before_wake_up(controlled_loop_factory("handoff:p=1,hold=3", seed))
+        for seed in range(10)
+    ]
+
+    assert plain == 1  # the busy task's step already due, then the waiter
+    assert min(held) > plain
+    assert max(held) <= plain + 3  # held for at most `hold` iterations
+    assert len(set(held)) > 1  # how long is drawn from the seed
+
+
+def test_handoff_leaves_a_program_without_wake_ups_in_asyncios_order():
+    assert (
+        trace_schedule(controlled_loop_factory("handoff:p=1,hold=4", 3))[0]
+        == trace_schedule(asyncio.new_event_loop)[0]
+    )
+
+
 def test_explore_specs_are_checked_and_spelled_canonically():
     assert parse_explore("pct").text == "pct:d=2,k=60"
     assert parse_explore("pct:d=3").text == "pct:d=3,k=60"
     assert parse_explore("random-delay:p=0.25").text == "random-delay:p=0.25,hold=3"
     assert parse_explore("plain") == ExploreSpec("plain")
+    assert parse_explore("handoff").text == "handoff:p=0.5,hold=3"
     for bad, says in [
         ("dfs", "unknown schedule strategy 'dfs'"),
         ("pct:d=0", "d must be a whole number >= 1"),
@@ -203,6 +259,29 @@ def test_real_time_keeps_the_real_clock_on_gateproofs_loops(tree):
 
     result.assert_outcomes(passed=2, failed=1)
     assert "LOOP ControlledLoop False" in result.stdout.str()
+
+
+def test_a_project_turns_virtual_time_on_for_plain_pytest_runs_in_its_ini(tree):
+    tree.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+        "gateproof_virtual_time = true\n"
+    )
+
+    on = tree.runpytest("-s")
+    off = tree.runpytest("-s", "--real-time")
+
+    on.assert_outcomes(passed=2, failed=1)
+    assert "LOOP ControlledLoop True" in on.stdout.str()
+    assert "WALL False" in on.stdout.str()  # the real_time marker still keeps the real clock
+    assert "LOOP ControlledLoop" not in off.stdout.str()
+
+
+def test_without_the_ini_key_plain_pytest_keeps_pytest_asyncios_loop(tree):
+    result = tree.runpytest("-s")
+
+    # pytest-asyncio's own loop has no virtual_time attribute for the probe to print
+    assert "has no attribute 'virtual_time'" in result.stdout.str()
+    assert "LOOP ControlledLoop" not in result.stdout.str()
 
 
 @pytest.mark.parametrize(
