@@ -7,8 +7,9 @@ small program a stress test would contain, over a grid of pool sizes and
 client counts) N times on each loop: the default loop (*plain*), the shuffled
 loop as it was (the whole ready queue shuffled: *before*), the shuffled loop
 as it is (only independent batches reordered: *after*), and the controlled
-loop on virtual time with PCT at depth 2 (*pct*) and 3 (*pct3*) and with
-random delays (*delay*); seeds ``seed .. seed+N-1``. It prints, per
+loop on virtual time with PCT at depth 2 (*pct*) and 3 (*pct3*), with
+random delays (*delay*) and with delays at hand-offs only (*handoff*); seeds
+``seed .. seed+N-1``. It prints, per
 configuration and per scenario, how many runs caught a defect, the detection
 rate per run (also over the configurations where the defect can show at all,
 and per run of the whole grid), and the wall time per run.
@@ -19,9 +20,13 @@ its waiters in order. The *before* loop reorders those wake-ups and fails it
 (false positives); every other shuffling loop must fail neither control, or
 the command exits 1.
 
-Last, the timing race of ``tests/foreign/timed_pool`` (a release landing
+Then the timing race of ``tests/foreign/timed_pool`` (a release landing
 between a waiter's timeout and its clean-up, a race of depth 2) is run as its
-own test ``--foreign-runs`` times under each loop, through pytest.
+own test ``--foreign-runs`` times under each loop, through pytest. Last, the
+conformance suite itself (``tests/stress``) runs ``--suite-runs`` times against
+the pool under each loop through ``gateproof stress``, and the benchmark counts
+the single runs in which the test that stages each race failed: the measure
+a user of the suite meets.
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ if TYPE_CHECKING:  # asyncio and the harness load when a run starts, not with th
 CANDIDATE = "reference.legacy.pool:LegacyPool"
 CONDITION_POOL = "gateproof.bench._condition_pool:ConditionPool"
 # default loop; whole queue shuffled; batches shuffled; then the controlled loop's strategies
-LOOPS = ("plain", "before", "after", "pct", "pct3", "delay")
-STRATEGY_OF = {"pct": "pct:d=2", "pct3": "pct:d=3", "delay": "random-delay"}
-CHECKED = ("after", "pct", "pct3", "delay")  # loops that must never fail a correct pool
+LOOPS = ("plain", "before", "after", "pct", "pct3", "delay", "handoff")
+STRATEGY_OF = {"pct": "pct:d=2", "pct3": "pct:d=3", "delay": "random-delay", "handoff": "handoff"}
+CHECKED = ("after", "pct", "pct3", "delay", "handoff")  # loops that must never fail a correct pool
+REALISTIC = ("plain", *CHECKED)  # loops whose schedules a real loop can produce
 RUN_TIMEOUT = 0.5  # seconds; a run still going then has lost a wake-up
 Program = Callable[..., Awaitable[None]]
 
@@ -303,8 +309,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"gateproof bench shuffle: {args.pool_impl}, {runs} runs per configuration on each "
         f"loop: plain; before (whole queue shuffled); after (independent batches shuffled); "
-        f"the controlled loop on virtual time with pct (d=2), pct3 (d=3) and delay "
-        f"(random-delay); seeds {seed}..{seed + runs - 1}"
+        f"the controlled loop on virtual time with pct (d=2), pct3 (d=3), delay "
+        f"(random-delay) and handoff; seeds {seed}..{seed + runs - 1}"
         + (f"; PCT step window k={k}" if k else "")
     )
     header = "  ".join(f"{kind:>8}" for kind in LOOPS)
@@ -317,13 +323,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{scenario.name}: {scenario.defect}")
         print(f"  {'configuration (failed runs of ' + str(runs) + ')':<36} {header}")
         failed = dict.fromkeys(LOOPS, 0)
-        feasible_failed = dict.fromkeys(LOOPS, 0)  # over configurations where any loop caught it
+        # over configurations where a loop that keeps to real schedules caught it (not "before")
+        feasible_failed = dict.fromkeys(LOOPS, 0)
         grid_runs: dict[str, set[int]] = {kind: set() for kind in LOOPS}
         feasible = 0
         signatures: Counter[str] = Counter()
         for params in scenario.grid:
             tallies, took = measure(candidate, scenario, params, runs, seed, k)
-            if any(tally.failures for tally in tallies.values()):
+            if any(tallies[kind].failures for kind in REALISTIC):
                 feasible += 1
                 for kind, tally in tallies.items():
                     feasible_failed[kind] += len(tally.failures)
@@ -349,14 +356,17 @@ def run(args: argparse.Namespace) -> int:
             print("  failures seen: " + "; ".join(f"{text} ({n})" for text, n in seen))
         grid = {kind: len(runs_caught) for kind, runs_caught in grid_runs.items()}
         summary.append((scenario.name, len(scenario.grid), failed, grid, feasible_failed))
-        print(f"  the defect can show in {feasible} of {len(scenario.grid)} configurations")
+        print(
+            f"  the defect can show in {feasible} of {len(scenario.grid)} configurations "
+            f"(a loop other than 'before' caught it)"
+        )
         feasibles[scenario.name] = feasible
 
     total_runs = sum(configs for _, configs, *_ in summary) * runs
     print(
         "\nsummary (detection rate per run: the chance that one run of a configuration catches "
-        "the defect; over the configurations where any loop ever caught it; and per run of the "
-        "whole grid, as one run of a suite holding every configuration)"
+        "the defect; over the configurations where a realistic loop ever caught it; and per run "
+        "of the whole grid, as one run of a suite holding every configuration)"
     )
     print(f"  {'scenario':<24} {header}")
     for name, configs, failed, grid, feasible_failed in summary:
@@ -383,6 +393,7 @@ def run(args: argparse.Namespace) -> int:
             + ", ".join(f"{kind} {counts[kind]} of {control_runs}" for kind in ("before", *CHECKED))
         )
     _foreign_race(args.foreign_runs, seed)
+    _suite_detection(args.suite_runs, seed, args.pool_impl)
     print(f"wall time {time.perf_counter() - started:.1f}s")
     return 0 if all(counts[kind] == 0 for counts in false.values() for kind in CHECKED) else 1
 
@@ -394,6 +405,7 @@ FOREIGN_LOOPS = {
     "pct": ["--explore", "pct:d=2"],
     "pct3": ["--explore", "pct:d=3"],
     "delay": ["--explore", "random-delay"],
+    "handoff": ["--explore", "handoff"],
 }
 
 
@@ -447,6 +459,111 @@ def _foreign_race(runs: int, seed: int) -> None:
         )
 
 
+SUITE = "tests/stress"
+# the conformance tests that stage each legacy race (tests/stress/, node ids without the path)
+RACE_TESTS = {
+    "acquire race": [
+        "test_pool_concurrency.py::test_clients_calling_again_after_a_release_never_starve_the_waiters",
+    ],
+    "idle eviction": [
+        "test_pool_eviction.py::test_an_evicted_idle_worker_is_never_handed_out_again"
+    ],
+    "fifo order": [
+        "test_pool_fifo.py::test_a_caller_arriving_right_after_a_release_queues_behind_the_waiter",
+    ],
+    "release after eviction": [
+        "test_pool_release.py::test_releasing_an_evicted_worker_is_refused_and_keeps_the_pool_within_capacity",
+        "test_pool_release.py::test_releasing_an_idle_worker_after_its_eviction_is_refused",
+    ],
+}
+SUITE_LOOPS = {kind: options for kind, options in FOREIGN_LOOPS.items()}
+SUITE_LOOPS["after"] = []  # gateproof stress's default loop
+
+
+def race_caught(report: dict[str, Any], race: str) -> int:
+    """In how many repetitions of a stress report a test staging ``race`` failed.
+
+    Exact for one test; for several, the larger of any one test's count and
+    the union of the repetitions the report lists (it keeps the first 20 per test).
+    """
+    wanted = {f"{SUITE}/{nodeid}" for nodeid in RACE_TESTS[race]}
+    listed: set[int] = set()
+    most = 0
+    for test in report["tests"]:
+        if test["nodeid"] in wanted:
+            listed.update(run["repetition"] for run in test.get("failed_runs", []))
+            most = max(most, test["failed"] + test["errors"])
+    return max(most, len(listed))
+
+
+def _suite_detection(runs: int, seed: int, pool_impl: str, loops: list[str] | None = None) -> None:
+    """Single runs of the conformance suite itself against the pool, under each loop."""
+    from pathlib import Path
+
+    if runs < 1:
+        return
+    if not Path(SUITE).is_dir():
+        print(f"\nconformance suite: {SUITE} not found (run from the repository root)")
+        return
+    print(
+        f"\nconformance suite ({SUITE}, {runs} single runs per loop via gateproof stress, "
+        f"seed {seed}): runs in which each race's test failed"
+    )
+    print(f"  {'loop':<8} " + "  ".join(f"{race:>22}" for race in RACE_TESTS) + "  s per run")
+    for kind in loops or list(SUITE_LOOPS):
+        report, took = _stress(runs, seed, pool_impl, SUITE_LOOPS[kind])
+        if report is None:
+            print(f"  {kind:<8} gateproof stress wrote no report")
+            continue
+        print(
+            f"  {kind:<8} "
+            + "  ".join(f"{_rate(race_caught(report, r), runs):>22}" for r in RACE_TESTS)
+            + f"  {took / runs:.2f}"
+        )
+    if loops is None:
+        _suite_wall_time(runs, seed)
+
+
+def _stress(
+    runs: int, seed: int, pool_impl: str, options: list[str]
+) -> tuple[dict[str, Any] | None, float]:
+    """One ``gateproof stress`` of the suite: its report (None if it wrote none) and wall time."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="gateproof-suite-") as out:
+        command = [
+            sys.executable, "-m", "gateproof", "stress", SUITE, f"--count={runs}",
+            f"--seed={seed}", "--out", out, "--no-progress", *options,
+            "--", f"--pool-impl={pool_impl}",
+        ]  # fmt: skip
+        started = time.perf_counter()
+        subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+        took = time.perf_counter() - started
+        report_file = Path(out) / "flakiness.json"
+        report = json.loads(report_file.read_text()) if report_file.exists() else None
+    return report, took
+
+
+def _suite_wall_time(runs: int, seed: int) -> None:
+    """The suite on the reference pool: the default loop, then the shuffled one on a real clock."""
+    took = {}
+    for kind, options in (("default", []), ("real clock", ["--real-time"])):
+        report, took[kind] = _stress(runs, seed, DEFAULT_POOL_IMPL, options)
+        if report is None or report["totals"]["failed"] or report["totals"]["errors"]:
+            print(f"  the suite on the reference pool did not pass under the {kind} loop")
+            return
+    print(
+        f"\nthe suite x{runs} on the reference pool, wall time (pytest start-up included): "
+        f"default loop (shuffled, virtual time) {took['default']:.1f} s; the shuffled loop on "
+        f"the real clock (the default before virtual time) {took['real clock']:.1f} s: "
+        f"{took['default'] / took['real clock']:.2f}x (target <= 1.5x)"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "shuffle",
@@ -464,6 +581,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=200,
         metavar="N",
         help="runs of the foreign pool's timing race per loop (default 200; 0 skips it)",
+    )
+    parser.add_argument(
+        "--suite-runs",
+        type=int,
+        default=20,
+        metavar="N",
+        help="single runs of the conformance suite per loop (default 20; 0 skips it)",
     )
     parser.add_argument(
         "--k",

@@ -194,20 +194,70 @@ def test_shuffled_event_loop_is_a_selector_loop():
 def test_bench_shuffle_measures_every_loop_and_no_correct_pool_fails_after(capsys):
     from gateproof.cli import main
 
-    status = main(["bench", "shuffle", "--runs", "2", "--foreign-runs", "0"])
+    status = main(["bench", "shuffle", "--runs", "2", "--foreign-runs", "0", "--suite-runs", "0"])
     output = capsys.readouterr().out
 
     assert status == 0, output
     for pool in ("reference pool", "Condition pool"):
         assert re.search(
             rf"{pool}: before \d+ of \d+, after 0 of \d+, pct 0 of \d+, pct3 0 of \d+, "
-            rf"delay 0 of \d+",
+            rf"delay 0 of \d+, handoff 0 of \d+",
             output,
         ), pool
     for scenario in ("acquire race", "idle eviction", "fifo order", "release after eviction"):
-        assert re.search(rf"^  {scenario} +(\d+% +){{5}}\d+%$", output, re.M), scenario
-    assert re.search(r"wall ms per run +(\d+\.\d+ +){5}\d+\.\d+$", output, re.M)
+        assert re.search(rf"^  {scenario} +(\d+% +){{6}}\d+%$", output, re.M), scenario
+    assert re.search(r"wall ms per run +(\d+\.\d+ +){6}\d+\.\d+$", output, re.M)
     assert "evicted worker handed out again" in output
+
+
+def test_the_suite_measure_counts_single_conformance_runs_that_caught_each_legacy_race(capsys):
+    from gateproof.bench.shuffle import CANDIDATE, RACE_TESTS, _suite_detection
+
+    _suite_detection(2, 5, CANDIDATE, loops=["after"])
+    output = capsys.readouterr().out
+
+    row = re.search(r"^  after +(.*)$", output, re.M)
+    assert row is not None, output
+    assert re.findall(r"(\d+)/2 \(", row.group(1)) == ["2"] * len(RACE_TESTS), row.group(0)
+
+
+def test_the_suite_wall_time_is_compared_with_the_real_clock_in_one_run(capsys):
+    from gateproof.bench.shuffle import _suite_wall_time
+
+    _suite_wall_time(2, 5)
+    output = capsys.readouterr().out
+
+    found = re.search(
+        r"the suite x2 on the reference pool.*virtual time\) ([\d.]+) s;.*real clock "
+        r"\(the default before virtual time\) ([\d.]+) s: ([\d.]+)x \(target <= 1.5x\)",
+        output,
+    )
+    assert found, output
+    default, real, ratio = map(float, found.groups())
+    assert ratio == pytest.approx(default / real, abs=0.01)
+
+
+def test_a_race_counts_every_failed_repetition_beyond_the_ones_the_report_lists():
+    from gateproof.bench.shuffle import race_caught
+
+    listed = [{"repetition": n} for n in range(1, 21)]  # the report keeps 20 per test
+    report = {
+        "tests": [
+            {"nodeid": "tests/stress/test_pool_release.py::test_releasing_an_evicted_worker_"
+             "is_refused_and_keeps_the_pool_within_capacity", "failed": 25, "errors": 0,
+             "failed_runs": listed},
+            {"nodeid": "tests/stress/test_pool_release.py::test_releasing_an_idle_worker_"
+             "after_its_eviction_is_refused", "failed": 3, "errors": 0,
+             "failed_runs": [{"repetition": 30}, {"repetition": 31}, {"repetition": 2}]},
+            {"nodeid": "tests/stress/test_pool_fifo.py::test_a_caller_arriving_right_after_a_"
+             "release_queues_behind_the_waiter", "failed": 0, "errors": 2,
+             "failed_runs": [{"repetition": 4}, {"repetition": 9}]},
+        ]
+    }  # fmt: skip
+
+    assert race_caught(report, "release after eviction") == 25
+    assert race_caught(report, "fifo order") == 2
+    assert race_caught(report, "acquire race") == 0
 
 
 def test_bench_shuffle_refuses_a_bad_pool_impl(capsys):
