@@ -11,9 +11,11 @@ and one run's p99 is itself noisy. The steps:
    calibrated scenario and rate;
 3. per figure (mean, p99, timeout rate): the point error, the measured 95%
    interval (batch means, :mod:`loadtests.batch_means`) beside the model's
-   replication interval, and a verdict: ``agrees`` (point error within the
-   target), ``within noise`` (outside the target, but the two intervals
-   overlap) or ``disagrees``. Where the measured interval alone is wider than
+   replication interval, the model's own spread for one run of the same
+   length (a prediction interval over its replications), and a verdict:
+   ``agrees`` (point error within the target), ``within noise`` (outside the
+   target, but the two intervals overlap, or the measured figure lies within
+   the model's spread for one run) or ``disagrees``. Where the measured interval alone is wider than
    the target, the run length that would make it fit is given; where a
    utilisation disagrees, the component of the call (queue, hold, outside the
    worker) the model misses most, with its measured size.
@@ -82,8 +84,13 @@ def judge_figure(
     measured: float,
     half_width: float | None,
     seconds: float,
+    one_run: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """One figure's error, intervals and verdict (see the module docstring)."""
+    """One figure's error, intervals and verdict (see the module docstring).
+
+    ``one_run``: the model's 95% prediction interval for a single run as long
+    as the measured one (None when the model ran fewer than two replications).
+    """
     value, low, high = predicted
     if math.isnan(value) or math.isnan(measured):
         return {"verdict": "not measured", "error": math.nan}
@@ -95,9 +102,11 @@ def judge_figure(
         allowed = target
     hw = half_width if half_width is not None else math.nan
     overlap = not math.isnan(hw) and measured - hw <= high and measured + hw >= low
+    spread = one_run if one_run is not None and not math.isnan(one_run[0]) else None
+    inside = spread is not None and spread[0] <= measured <= spread[1]
     if not math.isnan(error) and abs(error) <= target:
         verdict = "agrees"
-    elif overlap:
+    elif overlap or inside:
         verdict = "within noise"
     else:
         verdict = "disagrees"
@@ -106,6 +115,8 @@ def judge_figure(
         "predicted_interval": [low, high],
         "measured": measured,
         "measured_interval": [measured - hw, measured + hw] if not math.isnan(hw) else None,
+        "one_run_interval": list(spread) if spread is not None else None,
+        "inside_one_run": inside if spread is not None else None,
         "error": error,
         "target": target,
         "verdict": verdict,
@@ -187,6 +198,7 @@ def validate(
     from sim.calibrate import CalibrationError, calibrate_run
     from sim.calibrated_scenario import write_calibrated
     from sim.replications import simulate
+    from sim.results import prediction_interval
 
     overrides = list(overrides or [])
     try:
@@ -226,10 +238,13 @@ def validate(
             figures = {}
             for figure, (field, key, kind, goal) in TARGETS.items():
                 estimate = simulated[key]
+                spread = prediction_interval(
+                    [float(r["functions"][name][key]) for r in model.replications]
+                )
                 figures[figure] = judge_figure(
                     kind, goal, (estimate.mean, estimate.low, estimate.high),
                     float(measured[field]), measured["half_widths"].get(field),
-                    result.window_s,
+                    result.window_s, (spread.low, spread.high),
                 )  # fmt: skip
             functions[name] = {
                 "rate": measure.target_rate,

@@ -68,6 +68,14 @@ def format_validation(data: dict[str, Any]) -> str:
                     f" | {'-' if math.isnan(ratio) else f'{ratio:.2f}'} | "
                     f"{_error(kind, row['error'])} | {row['verdict']} |"
                 )
+                if row["verdict"] != "agrees" and row.get("one_run_interval"):
+                    low, high = row["one_run_interval"]
+                    where = "inside" if row["inside_one_run"] else "outside"
+                    notes.append(
+                        f"- u {u:g}, {name} {figure}: the model's own spread for one run this "
+                        f"long is {_value(kind, low)} to {_value(kind, high)}; the measured "
+                        f"{_value(kind, row['measured'])} lies {where} it"
+                    )
                 if row.get("run_seconds_needed"):
                     notes.append(
                         f"- u {u:g}, {name} {figure}: the measured interval alone is wider than "

@@ -67,6 +67,22 @@ def confidence_interval(values: list[float], confidence: float = 0.95) -> Estima
     return Estimate(mean, mean - half, mean + half, n)
 
 
+def prediction_interval(values: list[float], confidence: float = 0.95) -> Estimate:
+    """Where one more replication's value falls: mean +/- t * sd * sqrt(1 + 1/n).
+
+    Why: a load run is one run, not the mean of many; near saturation one run's
+    mean varies far more than the model's mean over its replications does.
+    """
+    values = [v for v in values if not math.isnan(v)]
+    n = len(values)
+    if n < 2:
+        return Estimate(values[0] if values else math.nan, math.nan, math.nan, n)
+    mean = sum(values) / n
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * math.sqrt(variance * (1 + 1 / n))
+    return Estimate(mean, mean - half, mean + half, n)
+
+
 @dataclass(frozen=True)
 class SloCheck:
     function: str

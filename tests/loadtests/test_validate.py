@@ -42,6 +42,32 @@ def test_a_figure_agrees_within_its_target_else_within_noise_else_disagrees() ->
     assert judge_figure("rate", 0.02, (math.nan,) * 3, 0.0, None, 60)["verdict"] == "not measured"
 
 
+def test_a_figure_inside_the_models_spread_for_one_run_is_within_noise_not_a_miss() -> None:
+    # +40% and a narrow measured interval that misses the model's mean interval...
+    args = ("latency", 0.10, (0.500, 0.480, 0.520), 0.700, 0.050, 1200)
+    assert judge_figure(*args)["verdict"] == "disagrees"
+    # ...but one run this long varies from 0.35 to 0.75 s under the model itself
+    row = judge_figure(*args, (0.350, 0.750))
+    assert row["verdict"] == "within noise"
+    assert row["one_run_interval"] == [0.350, 0.750] and row["inside_one_run"] is True
+    outside = judge_figure(*args, (0.400, 0.600))
+    assert outside["verdict"] == "disagrees" and outside["inside_one_run"] is False
+    assert judge_figure(*args, (math.nan, math.nan))["one_run_interval"] is None
+
+
+def test_one_runs_spread_is_wider_than_the_interval_of_the_mean_by_sqrt_n_plus_1() -> None:
+    from sim.results import confidence_interval, prediction_interval
+
+    values = [1.0, 2.0, 3.0, 4.0, 5.0]
+    mean_interval, one_run = confidence_interval(values), prediction_interval(values)
+    assert one_run.mean == mean_interval.mean == 3.0
+    assert one_run.high - one_run.mean == pytest.approx(
+        (mean_interval.high - mean_interval.mean) * math.sqrt(len(values) + 1)
+    )
+    assert one_run.high - one_run.mean == pytest.approx(2.7764 * 1.5811 * math.sqrt(1.2), rel=1e-3)
+    assert math.isnan(prediction_interval([2.0]).low)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -96,6 +122,9 @@ def test_a_very_short_validation_writes_its_verdict_table_and_plot(tmp_path: Pat
     )  # the calibrated hold counts: fewer calls than service alone
     for point in data["points"]:
         figures = point["functions"]["echo"]["figures"]
+        for row in figures.values():  # two replications: the model's spread for one run
+            low, high = row["one_run_interval"]
+            assert low <= row["predicted"] <= high
         assert set(figures) == {"mean", "p99", "timeout_rate"}
         assert {f["verdict"] for f in figures.values()} <= {"agrees", "within noise", "disagrees"}
         assert figures["p99"]["measured"] > 0.05  # a call lasts at least its service
