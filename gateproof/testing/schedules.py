@@ -174,15 +174,17 @@ class RandomDelay(Strategy):
         return 0
 
 
-class HandOff(Strategy):
+class HandOff(RandomDelay):
+    """Random delays, but only for batches that wake a task from a future."""
+
     name = "handoff"
 
     def __init__(self, spec: ExploreSpec, seed: int | str) -> None:
         super().__init__(spec, seed)
-        self.p = spec.get("p")
-        self.hold = int(spec.get("hold"))
-
         self.held: set[int] = set()
+
+    def new_batch(self, batch: Batch, due: int) -> None:
+        """Not here: whether a batch wakes a task is known at its first callback."""
 
     def first_callback(self, batch: Batch, wakeup: bool) -> None:
         if wakeup and self.rng.random() < self.p:
