@@ -99,7 +99,11 @@ def run_suite(
     return failures, result.stdout
 
 
-@pytest.mark.parametrize("schedule", [(), ("--shuffle-loop",)], ids=["plain", "shuffled"])
+@pytest.mark.parametrize(
+    "schedule",
+    [(), ("--shuffle-loop",), ("--explore", "handoff", "--shuffle-seed", "3")],
+    ids=["plain", "shuffled", "handoff"],
+)
 def test_a_condition_pool_gets_exactly_its_real_defects_named(tmp_path, schedule):
     failures, output = run_suite(
         tmp_path, "condition_pool", "asyncpool_adapter:make_pool", *schedule
@@ -122,9 +126,11 @@ def test_a_condition_pool_gets_exactly_its_real_defects_named(tmp_path, schedule
 
 
 @pytest.mark.parametrize(
-    "schedule", [(), ("--shuffle-loop", "--count", "5")], ids=["plain", "shuffled"]
+    "schedule",
+    [(), ("--shuffle-loop", "--count", "5"), ("--explore", "handoff", "--count", "5")],
+    ids=["plain", "shuffled", "handoff"],
 )
-def test_a_correct_condition_fifo_pool_passes_plain_and_shuffled(tmp_path, schedule):
+def test_a_correct_condition_fifo_pool_passes_on_every_loop(tmp_path, schedule):
     failures, _ = run_suite(tmp_path, "fifo_pool", "fifopool_adapter:make_pool", *schedule)
 
     assert failures == {}
