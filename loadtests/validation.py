@@ -15,7 +15,9 @@ and one run's p99 is itself noisy. The steps:
    length (a prediction interval over its replications), and a verdict:
    ``agrees`` (point error within the target), ``within noise`` (outside the
    target, but the two intervals overlap, or the measured figure lies within
-   the model's spread for one run) or ``disagrees``. Where the measured interval alone is wider than
+   the model's spread for one run) or ``disagrees``. Beside the verdict, the
+   run's batch means of latency are tested against the model's batch means of
+   the same length (:mod:`loadtests.model_batches`). Where the measured interval alone is wider than
    the target, the run length that would make it fit is given; where a
    utilisation disagrees, the component of the call (queue, hold, outside the
    worker) the model misses most, with its measured size.
@@ -251,11 +253,32 @@ def validate(
                 "achieved_rate": measure.achieved_rate,
                 "figures": figures,
                 "components": _components(measured, simulated, calibrated, name),
-            }
+                "batch_means": _batch_means(measured, model.replications, name, calibrated,
+                                            result.window_s),
+            }  # fmt: skip
         points.append({"utilisation": u, "measured_seconds": result.window_s,
                        "complete": result.complete, "functions": functions})  # fmt: skip
     fitted = [_fitted(c) for c in calibrations]
     return Validation(base.name, target or host or "", fitted, points)
+
+
+def _batch_means(
+    measured: dict[str, Any],
+    replications: list[dict[str, Any]],
+    name: str,
+    scenario: Scenario,
+    window: float,
+) -> dict[str, Any] | None:
+    """The run's batch means of latency against the model's (see :mod:`loadtests.model_batches`)."""
+    from loadtests.model_batches import batch_check, model_batch_means
+
+    batches = [float(batch["mean"]) for batch in measured.get("batches") or []]
+    if len(batches) < 2 or window <= 0:
+        return None
+    model = model_batch_means(
+        replications, name, warmup=scenario.warmup, window=window, batches=len(batches)
+    )
+    return batch_check(batches, model)
 
 
 def _fitted(calibration: Any) -> dict[str, Any]:

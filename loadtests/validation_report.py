@@ -82,6 +82,22 @@ def format_validation(data: dict[str, Any]) -> str:
                         f"the target; a run of about {row['run_seconds_needed']:.0f} s measured "
                         f"would narrow it to the target"
                     )
+            check = entry.get("batch_means")
+            if check and any(
+                entry["figures"][f]["verdict"] not in ("agrees", "not measured")
+                for f in ("mean", "p99")
+                if f in entry["figures"]
+            ):
+                low, high = check["model_range"]
+                notes.append(
+                    f"- u {u:g}, {name}: its {len(check['measured'])} batch means of latency "
+                    f"({_value('latency', min(check['measured']))} to "
+                    f"{_value('latency', max(check['measured']))}) against the model's "
+                    f"{check['model_batches']} of the same length ({_value('latency', low)} to "
+                    f"{_value('latency', high)}): two-sample KS p = {check['p_value']:.2f}, "
+                    + ("consistent with the model" if check["consistent"]
+                       else "unlikely under the model")
+                )  # fmt: skip
             if any(r["verdict"] == "disagrees" for r in entry["figures"].values()):
                 notes += _missed_parts(u, name, entry["components"])
     if notes:

@@ -68,6 +68,34 @@ def test_one_runs_spread_is_wider_than_the_interval_of_the_mean_by_sqrt_n_plus_1
     assert math.isnan(prediction_interval([2.0]).low)
 
 
+def test_the_models_batch_means_are_cut_as_the_load_run_cuts_its_own() -> None:
+    from loadtests.model_batches import model_batch_means
+
+    # 1-s buckets; 2 s of warm-up, then two batches of 2 s each
+    served = [9, 9, 1, 3, 2, 2, 9]
+    latency = [9.0, 9.0, 0.1, 0.3, 0.5, 0.5, 9.0]
+    errors = [0, 0, 0, 1, 0, 0, 0]
+    replication = {"series": {"bucket_seconds": 1.0, "functions": {"echo": {
+        "served": served, "errors": errors, "latency_mean": latency}}}}  # fmt: skip
+
+    means = model_batch_means([replication, replication], "echo", warmup=2, window=4, batches=2)
+
+    first = (0.1 * 1 + 0.3 * 4) / 5  # weighted by calls done (served and errors)
+    assert means == pytest.approx([first, 0.5, first, 0.5])
+    assert model_batch_means([replication], "echo", warmup=2, window=4, batches=8) == []
+
+
+def test_batch_means_far_from_the_models_are_called_unlikely_under_it() -> None:
+    from loadtests.model_batches import batch_check
+
+    model = [0.1 + 0.01 * (i % 10) for i in range(50)]  # 0.10 to 0.19 s
+    alike = batch_check([0.105, 0.12, 0.15, 0.17, 0.185, 0.11, 0.13, 0.16, 0.14, 0.175], model)
+    assert alike is not None and alike["consistent"] and alike["model_range"] == [0.1, 0.19]
+    shifted = batch_check([0.25, 0.3, 0.28, 0.26, 0.31, 0.27, 0.29, 0.24, 0.3, 0.26], model)
+    assert shifted is not None and not shifted["consistent"] and shifted["p_value"] < 0.05
+    assert batch_check([0.2], model) is None
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -107,7 +135,7 @@ def test_a_very_short_validation_writes_its_verdict_table_and_plot(tmp_path: Pat
     out = tmp_path / "out"
     done = gateproof(
         "validate", scenario, "--target", "local", "--utilisation", "0.4,0.8",
-        "--set", "duration=6", "--set", "warmup=1", "-n", "2", "--out", out,
+        "--set", "duration=12", "--set", "warmup=1", "-n", "2", "--out", out,
     )  # fmt: skip
     assert done.returncode in (0, 1), done.stderr
     data = json.loads((out / "validation.json").read_text())
@@ -129,6 +157,9 @@ def test_a_very_short_validation_writes_its_verdict_table_and_plot(tmp_path: Pat
         assert {f["verdict"] for f in figures.values()} <= {"agrees", "within noise", "disagrees"}
         assert figures["p99"]["measured"] > 0.05  # a call lasts at least its service
         assert point["functions"]["echo"]["components"]["hold"]["measured"] >= 0.05
+        check = point["functions"]["echo"]["batch_means"]
+        assert len(check["measured"]) == 10 and check["model_batches"] == 2 * 10
+        assert 0 <= check["p_value"] <= 1
     table = (out / "validation.md").read_text()
     assert "| 0.8 | echo | p99 |" in table and data["verdict"] in table
     assert (out / "validation.png").stat().st_size > 0
