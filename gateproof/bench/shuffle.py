@@ -394,6 +394,8 @@ def run(args: argparse.Namespace) -> int:
         )
     _foreign_race(args.foreign_runs, seed)
     _suite_detection(args.suite_runs, seed, args.pool_impl)
+    if args.suite_runs > 0:
+        _suite_wall_time(args.suite_runs, seed)
     print(f"wall time {time.perf_counter() - started:.1f}s")
     return 0 if all(counts[kind] == 0 for counts in false.values() for kind in CHECKED) else 1
 
@@ -476,8 +478,7 @@ RACE_TESTS = {
         "test_pool_release.py::test_releasing_an_idle_worker_after_its_eviction_is_refused",
     ],
 }
-SUITE_LOOPS = {kind: options for kind, options in FOREIGN_LOOPS.items()}
-SUITE_LOOPS["after"] = []  # gateproof stress's default loop
+SUITE_LOOPS = {**FOREIGN_LOOPS, "after": []}  # "after" is gateproof stress's default loop
 
 
 def race_caught(report: dict[str, Any], race: str) -> int:
@@ -520,8 +521,6 @@ def _suite_detection(runs: int, seed: int, pool_impl: str, loops: list[str] | No
             + "  ".join(f"{_rate(race_caught(report, r), runs):>22}" for r in RACE_TESTS)
             + f"  {took / runs:.2f}"
         )
-    if loops is None:
-        _suite_wall_time(runs, seed)
 
 
 def _stress(

@@ -26,10 +26,10 @@ its next callback. Each is seeded, so a schedule replays exactly from its seed.
     waking a task from a future (a pool's hand-off, a lock, a condition, a
     queue, an event) is held back, with probability ``p``, for a random number
     of iterations up to ``hold`` (and then runs last in its iteration), while
-    every other task runs on time. A
-    released worker then meets the callers that arrive in the meantime before
-    its waiter does, which is where a pool's hand-off races live. The batch
-    keeps its order, so waiters one ``notify_all`` wakes stay in line.
+    every other task runs on time. A released worker then meets the callers
+    that arrive in the meantime before its waiter does, which is where a
+    pool's hand-off races live. The batch keeps its order, so waiters one
+    ``notify_all`` wakes stay in line.
 
 Every strategy picks only among the batches due in the loop's current
 iteration, so no ready task is starved (see :mod:`gateproof.testing.controlled_loop`).
