@@ -557,8 +557,8 @@ def _suite_wall_time(runs: int, seed: int) -> None:
             return
     print(
         f"\nthe suite x{runs} on the reference pool, wall time (pytest start-up included): "
-        f"default loop (shuffled, virtual time) {took['default']:.1f} s; the shuffled loop on "
-        f"the real clock (the default before virtual time) {took['real clock']:.1f} s: "
+        f"default loop (shuffled, virtual time) {took['default']:.2f} s; the shuffled loop on "
+        f"the real clock (the default before virtual time) {took['real clock']:.2f} s: "
         f"{took['default'] / took['real clock']:.2f}x (target <= 1.5x)"
     )
 
