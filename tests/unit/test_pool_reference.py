@@ -145,6 +145,62 @@ def test_a_waiter_whose_worker_was_evicted_before_it_resumed_keeps_its_deadline(
     assert on_virtual_time(main) == [10.0, 11.0]
 
 
+# -- a worker evicted after its hand-off -----------------------------------------------
+
+
+async def test_a_waiter_whose_worker_was_evicted_keeps_its_place_ahead_of_a_newcomer():
+    """A caller that releases and calls again at once runs before the waiter resumes."""
+    script = Script()
+    pool = pool_of(script, max_capacity=2)
+    evicted, other = await pool.acquire(), await pool.acquire()
+    waiter = asyncio.create_task(pool.acquire())
+    await settle()
+
+    pool.release(evicted)  # handed to the waiter...
+    assert pool.evict(evicted)  # ...and evicted before it resumed
+    pool.release(other)
+    newcomer = await pool.acquire()  # in the same loop turn: the waiter has not resumed
+
+    assert await waiter is other, "the newcomer jumped the queue to the released worker"
+    assert newcomer is script.made[-1], "the newcomer did not wait for a cold start of its own"
+
+
+async def test_a_waiter_cancelled_after_its_worker_was_evicted_passes_on_what_its_place_got():
+    script = Script()
+    pool = pool_of(script, max_capacity=2)
+    evicted, other = await pool.acquire(), await pool.acquire()
+    first = asyncio.create_task(pool.acquire())
+    second = asyncio.create_task(pool.acquire())
+    await settle()
+
+    pool.release(evicted)  # handed to the first waiter...
+    assert pool.evict(evicted)  # ...evicted before it resumed: its place is kept
+    pool.release(other)  # reaches the kept place
+    first.cancel()
+
+    assert await second is other
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    stats = pool.stats()
+    assert (stats.busy, stats.idle, stats.waiting) == (1, 1, 0)  # the cold start's worker idles
+
+
+async def test_a_hand_off_undone_by_a_cancel_leaves_no_place_behind_for_a_later_eviction():
+    pool = pool_of(Script(), max_capacity=1)
+    worker = await pool.acquire()
+    waiter = asyncio.create_task(pool.acquire())
+    await settle()
+    pool.release(worker)  # handed to the waiter...
+    waiter.cancel()  # ...which leaves before it resumed: the worker goes back idle
+    await settle()
+
+    again = await pool.acquire()
+    assert again is worker
+    assert pool.evict(worker)
+
+    assert pool.stats().waiting == 0, "an eviction kept a place for a caller long gone"
+
+
 # -- what the pool says -------------------------------------------------------------
 
 

@@ -19,8 +19,9 @@ The pool's invariants live here and nowhere else:
   running: its worker serves the next caller;
 * an evicted or drained worker is forgotten: it is never handed out again (not
   even when it was evicted after being handed to a waiter that has not resumed
-  yet: that waiter keeps its place at the head of the queue) and releasing it
-  raises :class:`WorkerNotCheckedOutError`, changing nothing.
+  yet: that waiter keeps its place at the head of the queue from the moment of
+  the eviction, so a caller who arrives before it resumes still queues behind
+  it) and releasing it raises :class:`WorkerNotCheckedOutError`, changing nothing.
 
 The pool is single-threaded asyncio code: every state change happens between
 two ``await`` points, so no lock is needed and none is held across provisioning.
@@ -118,6 +119,10 @@ class ContainerPool(Generic[W]):
         self._busy: dict[int, W] = {}
         self._provisioning: set[asyncio.Task[W]] = set()
         self._waiters: deque[asyncio.Future[W]] = deque()
+        # A hand-off the waiter has not resumed from yet, by id(worker); and the place in the
+        # queue kept for a waiter whose worker was evicted before it resumed.
+        self._handed: dict[int, asyncio.Future[W]] = {}
+        self._displaced: dict[asyncio.Future[W], asyncio.Future[W]] = {}
         self._deadlines: deque[tuple[float, asyncio.Future[W]]] = deque()
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._late: list[W] = []  # provisioned after drain began: returned by drain
@@ -176,16 +181,15 @@ class ContainerPool(Generic[W]):
             while True:
                 worker = await waiter
                 if self._busy.get(id(worker)) is worker:
+                    self._handed.pop(id(worker), None)
                     return worker
                 # Evicted or drained between the hand-off and this caller resuming:
-                # never return it; wait on, still first in line, with the same deadline.
+                # never return it; wait on in the place evict kept, with the same deadline.
                 self._check_open()
-                waiter = loop.create_future()
-                self._waiters.appendleft(waiter)
+                waiter = self._displaced.pop(waiter)
                 if timer is not None:
                     timer.cancel()
                 timer = self._watch_deadline(loop, waiter, deadline, shared=False)
-                self._dispatch()
         except _DeadlinePassed:
             raise AcquireTimeoutError(
                 f"no worker for function {self.function!r} within {limit:g}s "
@@ -223,6 +227,11 @@ class ContainerPool(Generic[W]):
         """
         if self._busy.get(id(worker)) is worker:
             del self._busy[id(worker)]
+            waiter = self._handed.pop(id(worker), None)
+            if waiter is not None:  # its caller has not resumed: it keeps its place, first
+                place = waiter.get_loop().create_future()
+                self._waiters.appendleft(place)
+                self._displaced[waiter] = place
         else:
             for index, (idle_worker, _) in enumerate(self._idle):
                 if idle_worker is worker:
@@ -321,6 +330,7 @@ class ContainerPool(Generic[W]):
             waiter = waiters.popleft()
             if not waiter.done():
                 self._busy[id(worker)] = worker
+                self._handed[id(worker)] = waiter
                 waiter.set_result(worker)
                 return
         self._idle.append((worker, self.now()))
@@ -374,6 +384,7 @@ class ContainerPool(Generic[W]):
 
     def _leave(self, waiter: asyncio.Future[W]) -> None:
         """Take a cancelled waiter out of the queue; pass on a worker that reached it too late."""
+        place = self._displaced.pop(waiter, None)
         try:
             self._waiters.remove(waiter)
         except ValueError:
@@ -384,7 +395,10 @@ class ContainerPool(Generic[W]):
             worker = waiter.result()
             if self._busy.get(id(worker)) is worker:  # not evicted since the hand-off
                 del self._busy[id(worker)]
+                self._handed.pop(id(worker), None)
                 self._hand_off(worker)
+        if place is not None:  # the place evict kept for it: leave that too
+            self._leave(place)
         self._dispatch()
 
     # -- deadlines ---------------------------------------------------------
