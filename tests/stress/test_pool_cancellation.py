@@ -23,6 +23,25 @@ async def cancel(task: asyncio.Task) -> object:
     return None if isinstance(outcome, asyncio.CancelledError) else outcome
 
 
+async def cancel_after_hand_off(harness, task: asyncio.Task) -> None:
+    """Cancel a caller a worker was just handed to; a worker it kept anyway is released on.
+
+    The cancel arrives as the wait completes. On Python 3.11, ``asyncio.wait_for``
+    (which a pool may use) then returns the result instead of raising
+    ``CancelledError`` (fixed in 3.12): the caller keeps the worker. Not the pool's doing.
+    """
+    kept = await cancel(task)
+    if kept is not None:
+        if sys.version_info < (3, 12):
+            warnings.warn(
+                "Python 3.11: asyncio.wait_for swallowed a cancel that arrived with the "
+                "hand-off; the cancelled caller kept its worker",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+        await harness.release(kept)
+
+
 async def test_a_cancelled_waiter_leaves_no_slot_behind(make_harness):
     harness = make_harness(max_capacity=1)
     worker = await harness.acquire()
@@ -65,19 +84,7 @@ async def test_a_waiter_cancelled_right_after_its_hand_off_passes_the_worker_on(
     await settle()
 
     await harness.release(worker)  # goes to `cancelled`, which has not resumed yet
-    kept = await cancel(cancelled)
-    if kept is not None:
-        # The cancel arrived as the wait completed and the caller kept the worker: on
-        # Python 3.11, asyncio.wait_for returns the result in that case instead of
-        # raising CancelledError (fixed in 3.12). Not the pool's doing: release it on.
-        if sys.version_info < (3, 12):
-            warnings.warn(
-                "Python 3.11: asyncio.wait_for swallowed a cancel that arrived with the "
-                "hand-off; the cancelled caller kept its worker",
-                RuntimeWarning,
-                stacklevel=1,
-            )
-        await harness.release(kept)
+    await cancel_after_hand_off(harness, cancelled)
 
     got = await bounded(
         next_in_line,
@@ -85,6 +92,53 @@ async def test_a_waiter_cancelled_right_after_its_hand_off_passes_the_worker_on(
         "lost wake-up: a worker released to a cancelled waiter never reached the next one",
     )
     assert got is worker
+
+
+async def test_a_waiter_cancelled_after_its_worker_was_evicted_loses_no_worker(make_harness):
+    """Its hand-off evicted before it resumed, a release on its way to it, then a cancel."""
+    harness = make_harness(max_capacity=2)
+    evicted = await harness.acquire()
+    other = await harness.acquire()
+    first = asyncio.create_task(harness.acquire())
+    second = asyncio.create_task(harness.acquire())
+    await settle()
+
+    await harness.release(evicted)  # to the first waiter...
+    await harness.evict(evicted)  # ...evicted before it resumed
+    await harness.release(other)
+    await cancel_after_hand_off(harness, first)
+    served = await bounded(second, SERVED, "the second waiter was never served")
+    await harness.release(served)
+
+    both = [
+        await bounded(harness.acquire(), SERVED, "a worker was lost with the cancelled waiter")
+        for _ in range(2)
+    ]
+    assert len({id(worker) for worker in both}) == 2
+    assert all(worker in harness.alive() for worker in both)
+
+
+async def test_a_caller_who_left_before_its_hand_off_resumed_holds_no_claim_later(
+    make_harness,
+):
+    """Handed a worker, cancelled before it resumed; the worker is later taken and evicted."""
+    harness = make_harness(max_capacity=1)
+    worker = await harness.acquire()
+    waiter = asyncio.create_task(harness.acquire())
+    await settle()
+    await harness.release(worker)  # to the waiter...
+    await cancel_after_hand_off(harness, waiter)  # ...which leaves before it resumed
+
+    again = await bounded(harness.acquire(), SERVED, "the worker the waiter left was lost")
+    await harness.evict(again)
+    fresh = await bounded(
+        harness.acquire(),
+        SERVED,
+        "after the eviction the pool served nobody: a caller long gone still held a claim "
+        "on its place",
+    )
+
+    assert fresh in harness.alive()
 
 
 async def test_a_timed_out_waiter_leaves_no_slot_behind(make_harness):

@@ -40,10 +40,11 @@ async def test_adopt_skips_workers_the_pool_already_holds_and_takes_the_rest(mak
     assert handed == {id(idle), id(found)}
 
 
+@pytest.mark.parametrize("other_back", ["after the eviction", "before the eviction"])
 async def test_a_waiter_whose_worker_was_evicted_after_its_hand_off_gets_the_next_release(
-    make_harness,
+    make_harness, other_back
 ):
-    """Released to a waiter that has not resumed yet, evicted, then another worker comes back."""
+    """Released to a waiter that has not resumed yet, evicted; another worker comes back."""
     harness = make_harness(max_capacity=2)
     evicted = await harness.acquire()
     other = await harness.acquire()
@@ -51,8 +52,11 @@ async def test_a_waiter_whose_worker_was_evicted_after_its_hand_off_gets_the_nex
     await settle()
 
     await harness.release(evicted)
+    if other_back == "before the eviction":
+        await harness.release(other)  # nobody else waits: it idles
     await harness.evict(evicted)  # before the waiter runs again
-    await harness.release(other)
+    if other_back == "after the eviction":
+        await harness.release(other)
     served = await bounded(
         waiter, SERVED, "the waiter whose worker was evicted was never served again"
     )

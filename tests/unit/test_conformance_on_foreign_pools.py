@@ -46,8 +46,12 @@ CONDITION_POOL_DEFECTS = {
     "interleavings",
     "test_adopt_skips_workers_the_pool_already_holds_and_takes_the_rest": "pool exceeded "
     "max_capacity after adopt",
-    "test_a_waiter_whose_worker_was_evicted_after_its_hand_off_gets_the_next_release": "evicted "
-    "worker handed out again",
+    "test_a_waiter_whose_worker_was_evicted_after_its_hand_off_gets_the_next_release"
+    "[after the eviction]": "evicted worker handed out again",
+    "test_a_waiter_whose_worker_was_evicted_after_its_hand_off_gets_the_next_release"
+    "[before the eviction]": "evicted worker handed out again",
+    "test_a_waiter_cancelled_after_its_worker_was_evicted_loses_no_worker": "evicted worker "
+    "handed out again",
     "test_a_waiter_whose_worker_was_evicted_after_its_hand_off_still_times_out": "evicted "
     "worker handed out again",
 }

@@ -201,6 +201,23 @@ async def test_a_hand_off_undone_by_a_cancel_leaves_no_place_behind_for_a_later_
     assert pool.stats().waiting == 0, "an eviction kept a place for a caller long gone"
 
 
+async def test_a_worker_handed_to_a_waiter_that_has_not_resumed_cannot_be_released_again():
+    pool = pool_of(Script(), max_capacity=1)
+    worker = await pool.acquire()
+    first = asyncio.create_task(pool.acquire())
+    second = asyncio.create_task(pool.acquire())
+    await settle()
+
+    pool.release(worker)  # handed to the first waiter, which now holds it
+    with pytest.raises(WorkerNotCheckedOutError):
+        pool.release(worker)  # released twice in one loop turn
+
+    assert await first is worker
+    await settle()
+    assert not second.done(), "one worker was handed to two callers"
+    second.cancel()
+
+
 # -- what the pool says -------------------------------------------------------------
 
 

@@ -181,7 +181,7 @@ class ContainerPool(Generic[W]):
             while True:
                 worker = await waiter
                 if self._busy.get(id(worker)) is worker:
-                    self._handed.pop(id(worker), None)
+                    del self._handed[id(worker)]
                     return worker
                 # Evicted or drained between the hand-off and this caller resuming:
                 # never return it; wait on in the place evict kept, with the same deadline.
@@ -207,18 +207,24 @@ class ContainerPool(Generic[W]):
         """Give a worker back; the head waiter gets it at once.
 
         Raises :class:`WorkerNotCheckedOutError` (and changes nothing) for a
-        worker released twice, evicted, drained, or never handed out.
+        worker released twice, evicted, drained, or never handed out; also for
+        one handed to a waiter that has not resumed yet (only that waiter holds it).
         """
+        if id(worker) in self._handed:
+            raise self._not_checked_out(worker)
         checked_out = self._busy.pop(id(worker), None)
         if checked_out is not worker:
             if checked_out is not None:
                 self._busy[id(worker)] = checked_out
-            raise WorkerNotCheckedOutError(
-                f"worker {worker!r} is not checked out from the pool of "
-                f"{self.function!r}: it was already released, was evicted, or the "
-                f"pool was drained; release each acquired worker exactly once"
-            )
+            raise self._not_checked_out(worker)
         self._hand_off(worker)
+
+    def _not_checked_out(self, worker: W) -> WorkerNotCheckedOutError:
+        return WorkerNotCheckedOutError(
+            f"worker {worker!r} is not checked out from the pool of "
+            f"{self.function!r}: it was already released, was evicted, or the "
+            f"pool was drained; release each acquired worker exactly once"
+        )
 
     def evict(self, worker: W) -> bool:
         """Forget a worker (busy or idle) for good; returns False if it was not in the pool.
@@ -395,7 +401,7 @@ class ContainerPool(Generic[W]):
             worker = waiter.result()
             if self._busy.get(id(worker)) is worker:  # not evicted since the hand-off
                 del self._busy[id(worker)]
-                self._handed.pop(id(worker), None)
+                del self._handed[id(worker)]
                 self._hand_off(worker)
         if place is not None:  # the place evict kept for it: leave that too
             self._leave(place)
