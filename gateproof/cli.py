@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from gateproof import __version__, commands
+from gateproof.signals import sigterm_as_interrupt
 
 # Exit statuses shared by every command (scripts depend on them).
 EXIT_OK = 0
@@ -61,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or EXIT_OK)
+        with sigterm_as_interrupt():
+            return int(args.func(args) or EXIT_OK)
     except UsageError as error:
         print(f"gateproof {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -52,6 +52,10 @@ OUTSIDE_CONTRACT: dict[tuple[str, str], str] = {
         "the function's name appears only in error messages, task names and stats; the "
         "contract fixes the exception types, not their text"
     ),
+    (POOL, "ContainerPool._not_checked_out"): (
+        "the text of a refused release's error: the contract fixes its type (ValueError), "
+        "not its message"
+    ),
     (POOL, "ContainerPool.acquire(timeout)"): (
         "the per-call timeout argument: the contract calls acquire() with no argument, so "
         "every caller waits config.acquire_timeout"

@@ -43,8 +43,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +51,7 @@ from typing import IO, Any
 
 from gateproof import __version__
 from gateproof.cli import EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError
+from gateproof.signals import sigterm_as_interrupt
 
 DEFAULT_OUT = Path("reports/out/stress")
 COLLECTOR_PLUGIN = "reports.collector"
@@ -337,24 +337,6 @@ class ResultTail:
             self._file.close()
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (a CI job cancelled) like Ctrl-C, so the report is still written."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _signal_group(pgid: int, signum: int) -> None:
     try:
         os.killpg(pgid, signum)
@@ -463,7 +445,7 @@ def run_pytest(
     bar = _progress_bar(progress)
     interrupted = False
     started = time.monotonic()
-    with open(plan.log_path, "ab" if resume else "wb") as log, _sigterm_as_interrupt():
+    with open(plan.log_path, "ab" if resume else "wb") as log, sigterm_as_interrupt():
         process = subprocess.Popen(
             command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

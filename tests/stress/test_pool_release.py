@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from gateproof.testing.pool_harness import bounded, settle
+
+SERVED = 2.0  # seconds: a bound on a wait that should end at once, never a speed target
+
 
 async def test_releasing_a_worker_twice_is_refused(make_harness):
     harness = make_harness(max_capacity=2)
@@ -66,3 +72,21 @@ async def test_a_double_release_never_lets_one_worker_go_to_two_callers(make_har
     first = await harness.acquire()
     second = await harness.acquire()  # the harness names one worker handed out twice
     assert first is not second
+
+
+async def test_a_worker_released_twice_before_its_next_caller_resumed_is_refused(make_harness):
+    """The second release comes in the first one's loop turn, while the worker is on its way."""
+    harness = make_harness(max_capacity=1)
+    worker = await harness.acquire()
+    first = asyncio.create_task(harness.acquire())
+    second = asyncio.create_task(harness.acquire())
+    await settle()
+
+    await harness.release(worker)  # on its way to the first waiter
+    await harness.release_refused(worker, "a worker already released")
+
+    assert await bounded(first, SERVED, "the first waiter was never served") is worker
+    await settle()
+    assert not second.done(), f"the second waiter got {second.result()!r} too"
+    second.cancel()
+    await asyncio.gather(second, return_exceptions=True)

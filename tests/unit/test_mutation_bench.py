@@ -7,9 +7,15 @@ so the tooling is tested without the long campaigns over the pool and breaker.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from gateproof.bench import _mutation_equivalents
@@ -251,3 +257,55 @@ def test_a_project_with_its_own_mutmut_settings_is_bad_input(project, capsys):
 
     assert code == EXIT_USAGE
     assert "[tool.mutmut]" in capsys.readouterr().err
+
+
+SLOW_TESTS = """\
+import time
+
+from calc.core import double, is_adult
+
+
+def test_double():
+    time.sleep(60)  # long enough for the campaign to be stopped while it runs
+    assert double(3) == 6
+"""
+
+
+def test_a_campaign_stopped_with_sigterm_leaves_no_process_and_no_copy_behind(project, tmp_path):
+    """A cancelled CI job sends SIGTERM: mutmut's process group and the scratch copy go too."""
+    (project / "tests" / "test_core.py").write_text(SLOW_TESTS)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gateproof", "bench", "mutation", "--root", str(project)),
+            *("--module", "calc/core.py", "--tests", "tests/test_core.py"),
+        ],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(
+            "mutmut" in " ".join(child.cmdline())
+            for child in psutil.Process(process.pid).children(recursive=True)
+        ):
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "mutmut never started"
+            time.sleep(0.2)
+        campaign = psutil.Process(process.pid).children(recursive=True)
+
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 130, output
+    assert "interrupted" in output
+    _, alive = psutil.wait_procs(campaign, timeout=10)
+    assert alive == [], f"left running: {[child.cmdline() for child in alive]}"
+    assert list(scratch.iterdir()) == [], "the campaign left its temporary copy behind"
