@@ -209,7 +209,7 @@ async def test_a_worker_handed_to_a_waiter_that_has_not_resumed_cannot_be_releas
     await settle()
 
     pool.release(worker)  # handed to the first waiter, which now holds it
-    with pytest.raises(WorkerNotCheckedOutError):
+    with pytest.raises(WorkerNotCheckedOutError, match=r"worker w1 is not checked out"):
         pool.release(worker)  # released twice in one loop turn
 
     assert await first is worker
@@ -228,7 +228,7 @@ async def test_errors_name_the_function_and_what_to_do():
 
     with pytest.raises(AcquireTimeoutError, match=r"'echo' within 0\.01s .*raise max_capacity"):
         await pool.acquire()
-    with pytest.raises(WorkerNotCheckedOutError, match=r"pool of 'echo'.*exactly once"):
+    with pytest.raises(WorkerNotCheckedOutError, match=r"worker w99 .*pool of 'echo'.*once"):
         pool.release(Worker(99))
     waiter = asyncio.create_task(pool.acquire(timeout=10.0))
     await settle()
