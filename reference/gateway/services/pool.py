@@ -219,13 +219,6 @@ class ContainerPool(Generic[W]):
             raise self._not_checked_out(worker)
         self._hand_off(worker)
 
-    def _not_checked_out(self, worker: W) -> WorkerNotCheckedOutError:
-        return WorkerNotCheckedOutError(
-            f"worker {worker!r} is not checked out from the pool of "
-            f"{self.function!r}: it was already released, was evicted, or the "
-            f"pool was drained; release each acquired worker exactly once"
-        )
-
     def evict(self, worker: W) -> bool:
         """Forget a worker (busy or idle) for good; returns False if it was not in the pool.
 
@@ -317,6 +310,13 @@ class ContainerPool(Generic[W]):
 
     def _owns(self, worker: W) -> bool:
         return self._busy.get(id(worker)) is worker or any(w is worker for w, _ in self._idle)
+
+    def _not_checked_out(self, worker: W) -> WorkerNotCheckedOutError:
+        return WorkerNotCheckedOutError(
+            f"worker {worker!r} is not checked out from the pool of "
+            f"{self.function!r}: it was already released, was evicted, or the "
+            f"pool was drained; release each acquired worker exactly once"
+        )
 
     def _check_open(self) -> None:
         if self._closed:
